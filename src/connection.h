@@ -1,0 +1,93 @@
+// One TCP connection as the node sees it: it owns the socket, a bounded
+// queue of outgoing lines and the writer thread that drains it. deliver()
+// only appends a shared line to the queue, so a broadcast never waits for a
+// slow peer; a peer whose queue passes its class's byte limit, or that
+// blocks a write past the write deadline, is disconnected as a slow
+// consumer. The reader side (Server::serve) reads and parses lines and
+// carries the connection through its single close path.
+//
+// Locking: queue_mutex_ guards the queue, the state flags and the socket's
+// lifetime. It is the innermost lock: it may be taken under the node mutex,
+// and nothing is called while holding it but non-blocking system calls
+// (shutdown) and condition-variable signals.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "named_limits.h"
+#include "node_state.h"
+#include "thread.h"
+
+namespace activity {
+
+struct ConnectionLimits {
+  std::size_t client_queue_bytes = kDefaultClientQueueBytes;
+  std::size_t server_queue_bytes = kDefaultServerQueueBytes;
+};
+
+class Connection : public Participant {
+ public:
+  Connection(ConnId id, int fd, std::string peer, ConnectionLimits limits);
+  ~Connection() override;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Participant (called under the node lock; never block).
+  void deliver(const Payload& line) override;
+  void close(const Payload& last_line, std::string_view reason) override;
+  void set_role(Role role) override;
+
+  // Stops the connection at once: no further flushing, both directions of
+  // the socket shut down so blocked reads and writes return.
+  void abort(std::string_view reason);
+
+  void start_writer();
+  // After close(): waits (bounded) until everything queued, the final line
+  // included, has been written; then shuts down the sending side so the
+  // peer sees the end of the stream after the reply. Returns false if the
+  // connection was aborted instead.
+  bool wait_flushed(TimePoint deadline);
+  // Ends the writer, joins it and closes the socket. Idempotent.
+  void finish();
+
+  ConnId id() const { return id_; }
+  int fd() const { return fd_; }
+  const std::string& peer() const { return peer_; }
+  bool closing() const;
+  std::string close_reason() const;
+  Role role() const;
+
+  // The reader thread, owned here so the server can join it.
+  Thread& reader_thread() { return reader_; }
+
+ private:
+  void run_writer();
+  void abort_locked(std::string_view reason);
+
+  const ConnId id_;
+  const int fd_;
+  const std::string peer_;
+  const ConnectionLimits limits_;
+
+  mutable std::mutex queue_mutex_;
+  std::condition_variable queue_changed_;
+  std::deque<Payload> queue_;
+  std::size_t queued_bytes_ = 0;
+  std::size_t queue_limit_;
+  Role role_ = Role::kNone;
+  bool closing_ = false;   // no more lines accepted; flush then end
+  bool aborted_ = false;   // stop now, drop what is queued
+  bool flushed_ = false;   // closing and everything queued was written
+  bool fd_closed_ = false;
+  std::string close_reason_;
+
+  Thread writer_;
+  Thread reader_;
+};
+
+}  // namespace activity

@@ -1,0 +1,45 @@
+// Splits a byte stream into protocol lines: on '\n', with a trailing '\r'
+// dropped, failing once an unfinished line passes the limit. It owns one
+// growable buffer; reads go straight into it and lines are handed out as
+// views into it, each followed by at least kParsePadding readable bytes so
+// simdjson can parse them in place.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string_view>
+
+namespace activity {
+
+class LineReader {
+ public:
+  enum class Status { kLine, kNeedMore, kTooLong };
+
+  explicit LineReader(std::size_t max_line_bytes);
+
+  // Space to read into: at least one byte, at most what the limit allows.
+  char* write_area();
+  std::size_t write_capacity() const;
+  // Records that `count` bytes were written at write_area().
+  void commit(std::size_t count);
+
+  // The next complete line (without '\n' and a trailing '\r'), kNeedMore,
+  // or kTooLong once the current line exceeds the limit. A view stays valid
+  // until the next call to write_area() or commit().
+  Status next(std::string_view& line);
+
+  // True while bytes of an unfinished line are buffered.
+  bool has_partial() const { return end_ > start_; }
+
+ private:
+  void make_room();
+
+  std::size_t max_line_;
+  std::unique_ptr<char[]> buffer_;
+  std::size_t capacity_ = 0;  // usable bytes, padding excluded
+  std::size_t start_ = 0;     // first byte of the unfinished data
+  std::size_t scanned_ = 0;   // bytes from start_ known to hold no '\n'
+  std::size_t end_ = 0;       // one past the last byte read
+};
+
+}  // namespace activity

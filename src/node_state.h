@@ -1,0 +1,172 @@
+// The node state: everything one server knows (its connections and their
+// roles, logged-in clients, stored users, known servers, server links and
+// pending registrations) and every protocol decision it makes. It reacts to
+// validated messages by calling Participant::deliver/close on the
+// connections involved; it never touches a socket, so tests drive it with
+// fake participants.
+//
+// Locking contract: NodeState is not internally synchronised. The server
+// guards one instance with one mutex (Server::node_mutex_) and calls every
+// method with it held. Participants must therefore never block and never
+// call back into the node from deliver/close.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "named_limits.h"
+#include "protocol.h"
+
+namespace activity {
+
+using ConnId = std::uint64_t;
+using Payload = std::shared_ptr<const std::string>;
+using Clock = std::chrono::steady_clock;
+using TimePoint = Clock::time_point;
+
+inline Payload make_payload(std::string line) {
+  return std::make_shared<const std::string>(std::move(line));
+}
+
+enum class Role { kNone, kClient, kServerLink };
+
+// What the node needs of a connection.
+class Participant {
+ public:
+  virtual ~Participant() = default;
+  // Queues one line for sending. Never blocks.
+  virtual void deliver(const Payload& line) = 0;
+  // Queues `last_line` (if not null) as the final line, then closes the
+  // connection once it is flushed. Never blocks; later calls are ignored.
+  virtual void close(const Payload& last_line, std::string_view reason) = 0;
+  // The connection's role is now known (it selects its queue limit).
+  virtual void set_role(Role role) = 0;
+};
+
+struct NodeConfig {
+  std::string id;        // this server's SERVER_ANNOUNCE id
+  std::string secret;    // the network's server secret
+  std::string hostname;  // announced to other servers for redirects
+  std::uint16_t port = kDefaultPort;
+  Millis lock_timeout = kDefaultLockTimeout;
+  Millis server_timeout = kDefaultServerTimeout;
+};
+
+struct KnownServer {
+  std::uint64_t load = 0;
+  std::string hostname;
+  std::uint16_t port = 0;
+  TimePoint seen;
+  ConnId link = 0;  // the server link its announces arrive on
+};
+
+// A snapshot for tests, logs and monitoring.
+struct NodeStats {
+  std::size_t connections = 0;
+  std::size_t load = 0;  // logged-in clients
+  std::size_t server_links = 0;
+  std::size_t known_servers = 0;
+  std::size_t users = 0;
+  std::size_t pending_registrations = 0;
+};
+
+class NodeState {
+ public:
+  explicit NodeState(NodeConfig config);
+
+  // A new accepted connection, with no role yet.
+  void add_connection(ConnId id, std::shared_ptr<Participant> participant);
+  // A link this server opened and already sent AUTHENTICATE on: it is a
+  // server link at once, and gets this server's announce straight away.
+  void add_outgoing_link(ConnId id, std::shared_ptr<Participant> participant,
+                         TimePoint now);
+
+  // Acts on one validated message that arrived on connection `id`.
+  // `raw_line` is the line as received, forwarded unchanged where the
+  // protocol says so.
+  void handle(ConnId id, const Message& message, std::string_view raw_line,
+              TimePoint now);
+
+  // Rejects a line that failed validation: INVALID_MESSAGE, then close.
+  void reject(ConnId id, std::string_view info);
+
+  // The connection is gone (peer closed, error, slow consumer, shutdown).
+  // Idempotent.
+  void remove_connection(ConnId id);
+
+  // Sends this server's SERVER_ANNOUNCE on every server link.
+  void announce();
+
+  // Forgets servers silent for the server timeout and fails lock rounds
+  // past the lock timeout.
+  void expire(TimePoint now);
+
+  NodeStats stats() const;
+  std::vector<std::string> known_server_ids() const;
+  std::optional<std::string> stored_secret(const std::string& username) const;
+  const NodeConfig& config() const { return config_; }
+
+ private:
+  struct Connection {
+    std::shared_ptr<Participant> participant;
+    Role role = Role::kNone;
+    bool logged_in = false;
+    std::string username;   // logged-in user
+    std::string secret;     // secret the login used
+    std::string pending;    // username whose round this connection awaits
+  };
+
+  struct PendingRegistration {
+    std::string secret;
+    ConnId client = 0;  // 0 once the client has gone
+    std::set<std::string> noted;     // servers known when the round began
+    std::set<std::string> answered;  // noted servers that sent LOCK_ALLOWED
+    std::size_t unnamed_allowed = 0;  // LOCK_ALLOWED without `server`
+    TimePoint deadline;
+  };
+
+  void handle_authenticate(ConnId id, Connection& conn, const Message& m,
+                           TimePoint now);
+  void handle_login(ConnId id, Connection& conn, const Message& m);
+  void handle_register(ConnId id, Connection& conn, const Message& m,
+                       TimePoint now);
+  void handle_activity(ConnId id, Connection& conn, const Message& m);
+  void handle_broadcast(ConnId id, std::string_view raw_line);
+  void handle_announce(ConnId id, const Message& m, std::string_view raw,
+                       TimePoint now);
+  void handle_lock_request(ConnId id, const Message& m, std::string_view raw);
+  void handle_lock_answer(ConnId id, const Message& m, std::string_view raw);
+
+  // Sends `last_line` (if any) and closes the connection, forgetting it.
+  void drop(ConnId id, const Payload& last_line, std::string_view reason);
+  void reply_and_close(ConnId id, Command command, std::string_view info);
+
+  void send_to_links(const Payload& line, ConnId except = 0);
+  void send_to_clients(const Payload& line);
+  void forward(ConnId from, std::string_view raw_line);
+
+  void forget_server(const std::string& id);
+  // Completes or keeps waiting on a round; returns true if it ended.
+  bool check_round(const std::string& username);
+  void check_all_rounds();
+  void fail_round(const std::string& username, std::string_view info);
+  std::optional<std::string> pick_redirect() const;
+
+  NodeConfig config_;
+  std::unordered_map<ConnId, Connection> connections_;
+  std::unordered_map<std::string, std::string> users_;  // username -> secret
+  std::map<std::string, KnownServer> known_servers_;     // id -> entry
+  std::map<std::string, PendingRegistration> pending_;   // by username
+  std::size_t load_ = 0;
+  std::size_t links_ = 0;
+};
+
+}  // namespace activity

@@ -1,0 +1,135 @@
+// The wire protocol as a pure module: parsing one line into a typed Message
+// (or a precise error for INVALID_MESSAGE's `info`), and encoding every
+// message this project originates as one compact line ending in '\n'.
+// No sockets, locks or logging here, so every rule of PROTOCOL.md sections 1
+// and 5 can be unit-tested directly.
+#pragma once
+
+#include <climits>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <simdjson.h>
+
+namespace activity {
+
+enum class Command {
+  kAuthenticate,
+  kAuthenticationFail,
+  kInvalidMessage,
+  kLogin,
+  kLoginSuccess,
+  kLoginFailed,
+  kLogout,
+  kRedirect,
+  kRegister,
+  kRegisterSuccess,
+  kRegisterFailed,
+  kActivityMessage,
+  kActivityBroadcast,
+  kServerAnnounce,
+  kLockRequest,
+  kLockAllowed,
+  kLockDenied,
+};
+
+// The command's wire name, e.g. "LOCK_REQUEST".
+std::string_view command_name(Command command);
+
+// A validated message. Only the fields of its command are meaningful.
+struct Message {
+  Command command = Command::kInvalidMessage;
+  std::string username;
+  std::string secret;  // LOGIN/ACTIVITY_MESSAGE: has_secret says if given
+  bool has_secret = false;
+  std::string hostname;
+  std::uint16_t port = 0;
+  std::string id;
+  std::uint64_t load = 0;
+  std::string info;          // empty when the peer sent none
+  std::string server;        // optional `server` extension of LOCK_*
+  bool has_server = false;
+  // ACTIVITY_MESSAGE: the activity's members except `authenticated_user`,
+  // compact and comma-separated, without the braces (see
+  // encode_activity_broadcast). ACTIVITY_BROADCAST: the whole activity
+  // object, compact, when ParserOptions::keep_broadcast_activity is set.
+  std::string activity;
+};
+
+struct ParserOptions {
+  std::size_t max_line_bytes;
+  // Nesting allowed inside `activity` (the activity object is level 1).
+  std::size_t max_depth;
+  // Clients print received activities; servers forward the raw line and do
+  // not need the re-serialised object.
+  bool keep_broadcast_activity = false;
+};
+
+// The outcome of parsing one line: a message, or the reason it is bad.
+struct ParseResult {
+  std::optional<Message> message;
+  std::string error;  // INVALID_MESSAGE info when !message
+
+  bool ok() const { return message.has_value(); }
+};
+
+// Bytes of readable memory simdjson needs after the end of a line.
+inline constexpr std::size_t kParsePadding = simdjson::SIMDJSON_PADDING;
+
+// Parses lines with one reused simdjson DOM parser. Not thread-safe: each
+// reader thread owns one.
+class Parser {
+ public:
+  explicit Parser(ParserOptions options);
+
+  // Parses `line` (no '\n'; a trailing '\r' already removed). When
+  // `padded` is true the caller guarantees kParsePadding readable bytes
+  // after line.end(), and the line is parsed in place; otherwise it is
+  // copied into a padded buffer first.
+  ParseResult parse(std::string_view line, bool padded = false);
+
+  const ParserOptions& options() const { return options_; }
+
+ private:
+  ParserOptions options_;
+  simdjson::dom::parser parser_;
+};
+
+// True if the line holds only JSON whitespace (such lines are skipped).
+bool is_blank(std::string_view line);
+
+// Appends `text` as a JSON string literal (quotes included).
+void append_json_string(std::string& out, std::string_view text);
+
+// A short, printable sample of untrusted bytes for logs and `info` texts.
+std::string printable_sample(std::string_view bytes, std::size_t max_bytes);
+
+// Encoders: each returns one compact line ending in '\n', with exactly the
+// fields PROTOCOL.md documents for the message.
+std::string encode_authenticate(std::string_view secret);
+std::string encode_info_message(Command command, std::string_view info);
+std::string encode_login(std::string_view username,
+                         std::optional<std::string_view> secret);
+std::string encode_logout();
+std::string encode_register(std::string_view username,
+                            std::string_view secret);
+std::string encode_redirect(std::string_view hostname, std::uint16_t port);
+std::string encode_activity_message(std::string_view username,
+                                    std::optional<std::string_view> secret,
+                                    std::string_view activity_object);
+// ACTIVITY_BROADCAST built from an ACTIVITY_MESSAGE's processed members:
+// `members` as in Message::activity, then authenticated_user = `user`.
+std::string encode_activity_broadcast(std::string_view members,
+                                      std::string_view user);
+std::string encode_server_announce(std::string_view id, std::uint64_t load,
+                                   std::string_view hostname,
+                                   std::uint16_t port);
+// LOCK_REQUEST has no `server`; LOCK_ALLOWED/LOCK_DENIED carry the optional
+// extension when `server` is non-empty.
+std::string encode_lock(Command command, std::string_view username,
+                        std::string_view secret, std::string_view server = {});
+
+}  // namespace activity

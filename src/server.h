@@ -1,0 +1,114 @@
+// The server's lifecycle and threads: the listening socket and its acceptor
+// thread, one reader thread per connection (each with its own writer, see
+// connection.h), the optional link to a parent server opened at start-up,
+// and the timer thread that sends SERVER_ANNOUNCE, expires silent servers
+// and late lock rounds, and joins the threads of finished connections.
+//
+// Lock order (outermost first): conns_mutex_ is never held while taking
+// node_mutex_; node_mutex_ may be held while taking a connection's queue
+// mutex (Connection::deliver). Threads are never joined under any of them.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "connection.h"
+#include "named_limits.h"
+#include "node_state.h"
+
+namespace activity {
+
+struct ServerOptions {
+  std::string bind_address;  // empty: every interface, IPv6 and IPv4
+  std::uint16_t local_port = kDefaultPort;  // 0: any free port
+  std::string local_host = "localhost";     // announced for redirects
+  std::string remote_host;                   // empty: start alone
+  std::uint16_t remote_port = kDefaultPort;
+  std::string secret;  // required; the caller generates one if alone
+  Millis announce_interval = kDefaultAnnounceInterval;
+  Millis lock_timeout = kDefaultLockTimeout;
+  Millis server_timeout = kDefaultServerTimeout;
+  Millis handshake_timeout = kDefaultHandshakeTimeout;
+  Millis write_timeout = kDefaultWriteTimeout;
+  Millis line_timeout = kDefaultLineTimeout;
+  std::size_t max_line_bytes = kDefaultMaxLineBytes;
+  std::size_t max_depth = kDefaultMaxDepth;
+  std::size_t max_connections = kDefaultMaxConnections;
+  std::size_t client_queue_bytes = kDefaultClientQueueBytes;
+  std::size_t server_queue_bytes = kDefaultServerQueueBytes;
+};
+
+class Server {
+ public:
+  explicit Server(ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds, connects to the remote server if one is configured, and starts
+  // every thread. Throws std::runtime_error with a one-line reason when the
+  // port cannot be bound or the remote cannot be reached.
+  void start();
+
+  // With a remote: waits up to `grace` for the start-up link to fail (an
+  // AUTHENTICATION_FAIL, INVALID_MESSAGE or close). Returns the reason if
+  // it did, nothing if the link is still up.
+  std::optional<std::string> wait_for_startup_link(Millis grace);
+
+  // Stops accepting, closes every connection, joins every thread.
+  // Idempotent; also run by the destructor.
+  void stop();
+
+  std::uint16_t port() const { return port_; }
+  const std::string& id() const { return id_; }
+
+  // Snapshots of the node state (take the node lock).
+  NodeStats stats() const;
+  std::vector<std::string> known_server_ids() const;
+  std::optional<std::string> stored_secret(const std::string& user) const;
+  // Number of connection reader threads not yet joined.
+  std::size_t live_connection_threads() const;
+
+ private:
+  void bind_listener();
+  void connect_to_remote();
+  void run_acceptor();
+  void run_timer();
+  void admit(int fd, const std::string& peer, bool outgoing);
+  void serve(const std::shared_ptr<Connection>& conn, bool outgoing);
+  void reap_finished();
+
+  ServerOptions options_;
+  std::string id_;
+  int listen_fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  bool started_ = false;
+
+  mutable std::mutex node_mutex_;
+  std::unique_ptr<NodeState> node_;
+
+  mutable std::mutex conns_mutex_;
+  std::map<ConnId, std::shared_ptr<Connection>> conns_;
+  std::vector<std::shared_ptr<Connection>> finished_;
+  ConnId next_id_ = 1;
+  std::condition_variable timer_wake_;
+
+  // Start-up link: its id and, once it has closed, why.
+  ConnId startup_link_ = 0;
+  std::optional<std::string> startup_link_failure_;
+  std::condition_variable startup_link_changed_;
+
+  std::thread acceptor_;
+  std::thread timer_;
+};
+
+}  // namespace activity
