@@ -19,12 +19,10 @@ LineReader::LineReader(std::size_t max_line_bytes)
   buffer_ = std::make_unique<char[]>(capacity_ + kParsePadding);
 }
 
-char* LineReader::write_area() {
+LineReader::Span LineReader::prepare() {
   if (end_ == capacity_) make_room();
-  return buffer_.get() + end_;
+  return Span{buffer_.get() + end_, capacity_ - end_};
 }
-
-std::size_t LineReader::write_capacity() const { return capacity_ - end_; }
 
 void LineReader::commit(std::size_t count) { end_ += count; }
 

@@ -17,15 +17,18 @@ class LineReader {
 
   explicit LineReader(std::size_t max_line_bytes);
 
-  // Space to read into: at least one byte, at most what the limit allows.
-  char* write_area();
-  std::size_t write_capacity() const;
-  // Records that `count` bytes were written at write_area().
+  struct Span {
+    char* data;
+    std::size_t size;  // at least 1 while next() has not said kTooLong
+  };
+  // Space to read into, made room for first.
+  Span prepare();
+  // Records that `count` bytes were written at prepare().data.
   void commit(std::size_t count);
 
   // The next complete line (without '\n' and a trailing '\r'), kNeedMore,
   // or kTooLong once the current line exceeds the limit. A view stays valid
-  // until the next call to write_area() or commit().
+  // until the next call to prepare() or commit().
   Status next(std::string_view& line);
 
   // True while bytes of an unfinished line are buffered.

@@ -274,8 +274,8 @@ void Server::serve(const std::shared_ptr<Connection>& conn, bool outgoing) {
                        std::to_string(options_.line_timeout.count()) + " ms");
       break;
     }
-    const ssize_t got =
-        recv(conn->fd(), reader.write_area(), reader.write_capacity(), 0);
+    const LineReader::Span space = reader.prepare();
+    const ssize_t got = recv(conn->fd(), space.data, space.size, 0);
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) {
       end_reason = got == 0 ? "closed by peer" : errno_text(errno);
@@ -312,7 +312,7 @@ void Server::serve(const std::shared_ptr<Connection>& conn, bool outgoing) {
   }
   if (conn->closing()) {
     end_reason = conn->close_reason();
-    const TimePoint linger_end = Clock::now() + kLingerAfterFinalReply;
+    const TimePoint linger_end = Clock::now() + options_.linger;
     if (conn->wait_flushed(Clock::now() + options_.write_timeout)) {
       // Drain what the peer still sends until it closes or the linger ends.
       char sink[4096];

@@ -39,6 +39,7 @@ struct ServerOptions {
   Millis handshake_timeout = kDefaultHandshakeTimeout;
   Millis write_timeout = kDefaultWriteTimeout;
   Millis line_timeout = kDefaultLineTimeout;
+  Millis linger = kLingerAfterFinalReply;
   std::size_t max_line_bytes = kDefaultMaxLineBytes;
   std::size_t max_depth = kDefaultMaxDepth;
   std::size_t max_connections = kDefaultMaxConnections;
