@@ -111,6 +111,9 @@ class NodeState {
 
   NodeStats stats() const;
   std::vector<std::string> known_server_ids() const;
+  const std::map<std::string, KnownServer>& known_servers() const {
+    return known_servers_;
+  }
   std::optional<std::string> stored_secret(const std::string& username) const;
   const NodeConfig& config() const { return config_; }
 

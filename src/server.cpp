@@ -460,6 +460,11 @@ std::vector<std::string> Server::known_server_ids() const {
   return node_ ? node_->known_server_ids() : std::vector<std::string>{};
 }
 
+std::map<std::string, KnownServer> Server::known_servers() const {
+  std::lock_guard<std::mutex> lock(node_mutex_);
+  return node_ ? node_->known_servers() : std::map<std::string, KnownServer>{};
+}
+
 std::optional<std::string> Server::stored_secret(const std::string& user) const {
   std::lock_guard<std::mutex> lock(node_mutex_);
   return node_ ? node_->stored_secret(user) : std::nullopt;

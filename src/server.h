@@ -74,6 +74,7 @@ class Server {
   // Snapshots of the node state (take the node lock).
   NodeStats stats() const;
   std::vector<std::string> known_server_ids() const;
+  std::map<std::string, KnownServer> known_servers() const;
   std::optional<std::string> stored_secret(const std::string& user) const;
   // Number of connection reader threads not yet joined.
   std::size_t live_connection_threads() const;

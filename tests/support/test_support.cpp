@@ -75,6 +75,33 @@ std::vector<std::unique_ptr<TestServer>> start_tree(
   return servers;
 }
 
+bool wait_loads_settled(const std::vector<TestServer*>& servers,
+                        Millis timeout) {
+  return wait_until(
+      [&] {
+        for (TestServer* viewer : servers) {
+          const auto table = viewer->server().known_servers();
+          for (TestServer* other : servers) {
+            if (other == viewer) continue;
+            auto entry = table.find(other->server().id());
+            if (entry == table.end() ||
+                entry->second.load != other->server().stats().load) {
+              return false;
+            }
+          }
+        }
+        return true;
+      },
+      timeout);
+}
+
+bool wait_loads_settled(
+    const std::vector<std::unique_ptr<TestServer>>& servers, Millis timeout) {
+  std::vector<TestServer*> raw;
+  for (const auto& server : servers) raw.push_back(server.get());
+  return wait_loads_settled(raw, timeout);
+}
+
 LineClient::LineClient(std::uint16_t port, const std::string& host)
     : parser_(ParserOptions{kDefaultMaxLineBytes, kDefaultMaxDepth, true}) {
   sockaddr_storage address{};

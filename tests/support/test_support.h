@@ -53,6 +53,14 @@ std::vector<std::unique_ptr<TestServer>> start_tree(
     std::size_t count, const std::function<std::size_t(std::size_t)>& parent_of,
     ServerOptions options = test_server_options());
 
+// Waits until every server's table holds every other server with the load
+// it really has, so that redirect decisions in a test are predictable.
+bool wait_loads_settled(const std::vector<TestServer*>& servers,
+                        Millis timeout = kDefaultWait);
+bool wait_loads_settled(
+    const std::vector<std::unique_ptr<TestServer>>& servers,
+    Millis timeout = kDefaultWait);
+
 // A protocol client over a real socket. Every read has a deadline.
 class LineClient {
  public:
