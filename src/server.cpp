@@ -225,8 +225,12 @@ void Server::admit(int fd, const std::string& peer, bool outgoing) {
   }
   log(LogLevel::kDebug, "connection ", conn->id(), " from ", peer);
   try {
+    // The thread gets a plain pointer: conns_ keeps the connection alive
+    // until the thread is joined, and a shared_ptr stored in the
+    // connection's own Thread would be a reference cycle.
+    Connection* raw = conn.get();
     conn->reader_thread().start(kConnectionThreadStack,
-                                [this, conn, outgoing] { serve(conn, outgoing); });
+                                [this, raw, outgoing] { serve(*raw, outgoing); });
   } catch (const std::exception& error) {
     log(LogLevel::kError, "cannot start a thread for ", peer, ": ",
         error.what());
@@ -240,8 +244,8 @@ void Server::admit(int fd, const std::string& peer, bool outgoing) {
   }
 }
 
-void Server::serve(const std::shared_ptr<Connection>& conn, bool outgoing) {
-  const ConnId id = conn->id();
+void Server::serve(Connection& conn, bool outgoing) {
+  const ConnId id = conn.id();
   LineReader reader(options_.max_line_bytes);
   Parser parser(ParserOptions{options_.max_line_bytes, options_.max_depth,
                               false});
@@ -256,14 +260,14 @@ void Server::serve(const std::shared_ptr<Connection>& conn, bool outgoing) {
     node_->reject(id, info);
   };
 
-  while (!conn->closing()) {
+  while (!conn.closing()) {
     int timeout = -1;
     if (!heard_first) {
       timeout = millis_until(accepted + options_.handshake_timeout);
     } else if (had_partial) {
       timeout = millis_until(line_started + options_.line_timeout);
     }
-    pollfd waiting{conn->fd(), POLLIN, 0};
+    pollfd waiting{conn.fd(), POLLIN, 0};
     const int ready = poll(&waiting, 1, timeout);
     if (ready < 0 && errno == EINTR) continue;
     if (ready == 0) {
@@ -275,7 +279,7 @@ void Server::serve(const std::shared_ptr<Connection>& conn, bool outgoing) {
       break;
     }
     const LineReader::Span space = reader.prepare();
-    const ssize_t got = recv(conn->fd(), space.data, space.size, 0);
+    const ssize_t got = recv(conn.fd(), space.data, space.size, 0);
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) {
       end_reason = got == 0 ? "closed by peer" : errno_text(errno);
@@ -284,7 +288,7 @@ void Server::serve(const std::shared_ptr<Connection>& conn, bool outgoing) {
     reader.commit(static_cast<std::size_t>(got));
     std::string_view line;
     LineReader::Status status = LineReader::Status::kNeedMore;
-    while (!conn->closing() &&
+    while (!conn.closing() &&
            (status = reader.next(line)) == LineReader::Status::kLine) {
       if (is_blank(line)) continue;
       heard_first = true;
@@ -298,7 +302,7 @@ void Server::serve(const std::shared_ptr<Connection>& conn, bool outgoing) {
         node_->reject(id, parsed.error);
       }
     }
-    if (!conn->closing() && status == LineReader::Status::kTooLong) {
+    if (!conn.closing() && status == LineReader::Status::kTooLong) {
       reject("line exceeds the limit of " +
              std::to_string(options_.max_line_bytes) + " bytes");
     }
@@ -310,31 +314,31 @@ void Server::serve(const std::shared_ptr<Connection>& conn, bool outgoing) {
     std::lock_guard<std::mutex> lock(node_mutex_);
     node_->remove_connection(id);
   }
-  if (conn->closing()) {
-    end_reason = conn->close_reason();
+  if (conn.closing()) {
+    end_reason = conn.close_reason();
     const TimePoint linger_end = Clock::now() + options_.linger;
-    if (conn->wait_flushed(Clock::now() + options_.write_timeout)) {
+    if (conn.wait_flushed(Clock::now() + options_.write_timeout)) {
       // Drain what the peer still sends until it closes or the linger ends.
       char sink[4096];
       for (;;) {
-        pollfd waiting{conn->fd(), POLLIN, 0};
+        pollfd waiting{conn.fd(), POLLIN, 0};
         if (poll(&waiting, 1, millis_until(linger_end)) <= 0) break;
-        const ssize_t got = recv(conn->fd(), sink, sizeof sink, 0);
+        const ssize_t got = recv(conn.fd(), sink, sizeof sink, 0);
         if (got < 0 && errno == EINTR) continue;
         if (got <= 0) break;
       }
     }
   }
-  conn->finish();
+  conn.finish();
   log(outgoing ? LogLevel::kInfo : LogLevel::kDebug, "connection ", id, " (",
-      conn->peer(), ") closed: ", end_reason);
+      conn.peer(), ") closed: ", end_reason);
 
   std::lock_guard<std::mutex> lock(conns_mutex_);
   if (id == startup_link_ && !startup_link_failure_) {
     startup_link_failure_ = end_reason;
     startup_link_changed_.notify_all();
   }
-  finished_.push_back(conn);
+  finished_.push_back(conns_.at(id));
   timer_wake_.notify_one();
 }
 

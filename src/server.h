@@ -85,7 +85,7 @@ class Server {
   void run_acceptor();
   void run_timer();
   void admit(int fd, const std::string& peer, bool outgoing);
-  void serve(const std::shared_ptr<Connection>& conn, bool outgoing);
+  void serve(Connection& conn, bool outgoing);
   void reap_finished();
 
   ServerOptions options_;
