@@ -39,7 +39,7 @@ void Connection::deliver(const Payload& line) {
   if (queued_bytes_ + line->size() > queue_limit_) {
     log(LogLevel::kWarn, "connection ", id_, " (", peer_,
         "): slow consumer, ", queued_bytes_, " bytes pending; disconnecting");
-    abort_locked("slow consumer");
+    abort_locked("slow consumer", true);
     return;
   }
   queued_bytes_ += line->size();
@@ -68,14 +68,15 @@ void Connection::set_role(Role role) {
                                            : limits_.client_queue_bytes;
 }
 
-void Connection::abort(std::string_view reason) {
+void Connection::abort(std::string_view reason, bool reset) {
   std::lock_guard<std::mutex> lock(queue_mutex_);
-  abort_locked(reason);
+  abort_locked(reason, reset);
 }
 
-void Connection::abort_locked(std::string_view reason) {
+void Connection::abort_locked(std::string_view reason, bool reset) {
   if (aborted_) return;
   aborted_ = true;
+  reset_on_close_ = reset;
   if (!closing_) close_reason_.assign(reason);
   closing_ = true;
   queue_.clear();
@@ -142,7 +143,7 @@ void Connection::run_writer() {
           log(LogLevel::kWarn, "connection ", id_, " (", peer_,
               "): write deadline passed; disconnecting slow consumer");
         }
-        abort(timed_out ? "write timeout" : "write failed");
+        abort(timed_out ? "write timeout" : "write failed", timed_out);
         return;
       }
       auto left = static_cast<std::size_t>(written);
@@ -185,6 +186,10 @@ void Connection::finish() {
   writer_.join();
   std::lock_guard<std::mutex> lock(queue_mutex_);
   fd_closed_ = true;
+  if (reset_on_close_) {
+    const linger hard{1, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+  }
   ::close(fd_);
 }
 

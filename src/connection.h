@@ -43,8 +43,10 @@ class Connection : public Participant {
   void set_role(Role role) override;
 
   // Stops the connection at once: no further flushing, both directions of
-  // the socket shut down so blocked reads and writes return.
-  void abort(std::string_view reason);
+  // the socket shut down so blocked reads and writes return. With `reset`,
+  // the socket is closed with a reset that discards what the kernel still
+  // holds for the peer (a slow consumer must not keep a backlog alive).
+  void abort(std::string_view reason, bool reset = false);
 
   void start_writer();
   // After close(): waits (bounded) until everything queued, the final line
@@ -67,7 +69,7 @@ class Connection : public Participant {
 
  private:
   void run_writer();
-  void abort_locked(std::string_view reason);
+  void abort_locked(std::string_view reason, bool reset);
 
   const ConnId id_;
   const int fd_;
@@ -84,6 +86,7 @@ class Connection : public Participant {
   bool aborted_ = false;   // stop now, drop what is queued
   bool flushed_ = false;   // closing and everything queued was written
   bool fd_closed_ = false;
+  bool reset_on_close_ = false;
   std::string close_reason_;
 
   Thread writer_;
