@@ -27,6 +27,7 @@ Thread::~Thread() {
 }
 
 void Thread::start(std::size_t stack_bytes, std::function<void()> body) {
+  std::lock_guard<std::mutex> lock(mutex_);
   body_ = std::move(body);
   pthread_attr_t attr;
   pthread_attr_init(&attr);
@@ -40,9 +41,14 @@ void Thread::start(std::size_t stack_bytes, std::function<void()> body) {
 }
 
 void Thread::join() {
-  if (!started_) return;
-  pthread_join(handle_, nullptr);
-  started_ = false;
+  pthread_t handle;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!started_) return;
+    handle = handle_;
+    started_ = false;
+  }
+  pthread_join(handle, nullptr);
 }
 
 void* Thread::trampoline(void* self) {

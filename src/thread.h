@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <mutex>
 
 namespace activity {
 
@@ -20,11 +21,13 @@ class Thread {
   // Starts `body` on a new thread. Throws std::system_error on failure.
   void start(std::size_t stack_bytes, std::function<void()> body);
   void join();
-  bool joinable() const { return started_; }
 
  private:
   static void* trampoline(void* self);
 
+  // Guards handle_ and started_: the new thread can finish, and another
+  // thread call join(), before start() has returned.
+  std::mutex mutex_;
   pthread_t handle_{};
   bool started_ = false;
   std::function<void()> body_;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "line_reader.h"
+#include "log.h"
 #include "node_state.h"
 #include "protocol.h"
 
@@ -60,6 +61,8 @@ constexpr int kSlots = 4;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                                       std::size_t size) {
+  static const bool quiet = (set_log_level(LogLevel::kOff), true);
+  (void)quiet;
   Parser parser(ParserOptions{kMaxLine, 16, false});
   Parser checker(ParserOptions{kMaxLine * 4, 64, true});
   NodeState node(NodeConfig{"self", "secret", "self.host", 4000,

@@ -151,6 +151,7 @@ TEST_CASE("a client that blocks a write past the deadline is dropped") {
 TEST_CASE("churn: vanishing connections leave no thread, descriptor or memory") {
   ServerOptions options = test_server_options();
   options.lock_timeout = 200ms;  // rounds left behind end quickly
+  options.server_timeout = 600000ms;  // the fake link announces only once
   TestServer server(options);
   // A fake server link whose announced server never answers, so that
   // registrations stay pending until their clients have vanished.
