@@ -26,6 +26,24 @@ std::vector<std::string> expand_flag_aliases(int argc, const char* const* argv,
   return out;
 }
 
+cxxopts::ParseResult parse_arguments(cxxopts::Options& spec, int argc,
+                                     const char* const* argv,
+                                     const FlagAliases& aliases) {
+  const std::vector<std::string> args = expand_flag_aliases(argc, argv, aliases);
+  std::vector<const char*> pointers;
+  for (const std::string& arg : args) pointers.push_back(arg.c_str());
+  cxxopts::ParseResult parsed;
+  try {
+    parsed = spec.parse(static_cast<int>(pointers.size()), pointers.data());
+  } catch (const cxxopts::exceptions::exception& error) {
+    throw UsageError(error.what());
+  }
+  if (!parsed.unmatched().empty()) {
+    throw UsageError("unexpected argument '" + parsed.unmatched().front() + "'");
+  }
+  return parsed;
+}
+
 std::uint64_t parse_number(const std::string& option, const std::string& text,
                            std::uint64_t min, std::uint64_t max) {
   const std::string range =

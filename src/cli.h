@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include <cxxopts.hpp>
+
 namespace activity {
 
 // A bad command line; what() is one line naming the argument.
@@ -24,6 +26,12 @@ using FlagAliases = std::vector<std::pair<std::string, std::string>>;
 // form ("--local-port", "--local-port=VALUE").
 std::vector<std::string> expand_flag_aliases(int argc, const char* const* argv,
                                              const FlagAliases& aliases);
+
+// Expands `aliases` in argv and parses it with `spec`. Throws UsageError
+// for anything cxxopts refuses and for unexpected positional arguments.
+cxxopts::ParseResult parse_arguments(cxxopts::Options& spec, int argc,
+                                     const char* const* argv,
+                                     const FlagAliases& aliases);
 
 // Parses a whole decimal number within [min, max]; throws UsageError.
 std::uint64_t parse_number(const std::string& option, const std::string& text,

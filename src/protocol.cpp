@@ -135,25 +135,6 @@ class FieldReader {
   std::string error_;
 };
 
-std::string parse_error_text(simdjson::error_code code,
-                             std::size_t max_depth) {
-  switch (code) {
-    case simdjson::DEPTH_ERROR:
-      return "JSON nesting exceeds the limit of " + std::to_string(max_depth) +
-             " levels";
-    case simdjson::UTF8_ERROR:
-      return "line is not valid UTF-8";
-    case simdjson::CAPACITY:
-      return "line exceeds the size limit";
-    case simdjson::EMPTY:
-      return "line holds no JSON value";
-    case simdjson::NUMBER_ERROR:
-      return "JSON number out of range or malformed";
-    default:
-      return std::string("JSON parse error: ") + simdjson::error_message(code);
-  }
-}
-
 // ACTIVITY_MESSAGE processing: every member but authenticated_user, compact.
 void collect_activity_members(dom::object activity, std::string& out) {
   out.clear();
@@ -292,7 +273,7 @@ ParseResult Parser::parse(std::string_view line, bool padded) {
   simdjson::error_code code =
       parser_.parse(line.data(), line.size(), !padded).get(root);
   if (code != simdjson::SUCCESS) {
-    result.error = parse_error_text(code, options_.max_depth);
+    result.error = describe_json_error(code, options_.max_depth);
     return result;
   }
   dom::object object;
@@ -330,6 +311,25 @@ ParseResult Parser::parse(std::string_view line, bool padded) {
   }
   result.message = std::move(message);
   return result;
+}
+
+std::string describe_json_error(simdjson::error_code code,
+                                std::size_t max_depth) {
+  switch (code) {
+    case simdjson::DEPTH_ERROR:
+      return "JSON nesting exceeds the limit of " + std::to_string(max_depth) +
+             " levels";
+    case simdjson::UTF8_ERROR:
+      return "line is not valid UTF-8";
+    case simdjson::CAPACITY:
+      return "line exceeds the size limit";
+    case simdjson::EMPTY:
+      return "line holds no JSON value";
+    case simdjson::NUMBER_ERROR:
+      return "JSON number out of range or malformed";
+    default:
+      return std::string("JSON parse error: ") + simdjson::error_message(code);
+  }
 }
 
 bool is_blank(std::string_view line) {

@@ -98,6 +98,11 @@ class Parser {
   simdjson::dom::parser parser_;
 };
 
+// What a simdjson parse error means, as INVALID_MESSAGE `info` text.
+// `max_depth` is the nesting limit to name for a depth error.
+std::string describe_json_error(simdjson::error_code code,
+                                std::size_t max_depth);
+
 // True if the line holds only JSON whitespace (such lines are skipped).
 bool is_blank(std::string_view line);
 

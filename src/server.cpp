@@ -8,7 +8,6 @@
 #include "server.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -24,6 +23,7 @@
 #include "log.h"
 #include "protocol.h"
 #include "secret.h"
+#include "tcp.h"
 
 namespace activity {
 namespace {
@@ -53,60 +53,6 @@ void set_socket_options(int fd, Millis write_timeout) {
   timeout.tv_usec =
       static_cast<suseconds_t>((write_timeout.count() % 1000) * 1000);
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-}
-
-int millis_until(TimePoint deadline) {
-  const auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now());
-  if (left.count() <= 0) return 0;
-  return static_cast<int>(left.count()) + 1;
-}
-
-// Connects within kConnectTimeout; returns the socket or throws.
-int connect_with_timeout(const std::string& host, std::uint16_t port) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  const std::string service = std::to_string(port);
-  const int lookup = getaddrinfo(host.c_str(), service.c_str(), &hints, &found);
-  if (lookup != 0) {
-    throw std::runtime_error("cannot resolve " + host + ": " +
-                             gai_strerror(lookup));
-  }
-  std::string last_error = "no address";
-  for (addrinfo* entry = found; entry != nullptr; entry = entry->ai_next) {
-    const int fd = socket(entry->ai_family,
-                          entry->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                          entry->ai_protocol);
-    if (fd < 0) {
-      last_error = errno_text(errno);
-      continue;
-    }
-    int error = 0;
-    if (connect(fd, entry->ai_addr, entry->ai_addrlen) != 0) {
-      error = errno;
-      if (error == EINPROGRESS) {
-        pollfd waiting{fd, POLLOUT, 0};
-        const int ready = poll(&waiting, 1, static_cast<int>(kConnectTimeout.count()));
-        socklen_t length = sizeof error;
-        if (ready == 1) {
-          getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length);
-        } else {
-          error = ETIMEDOUT;
-        }
-      }
-    }
-    if (error == 0) {
-      fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-      freeaddrinfo(found);
-      return fd;
-    }
-    last_error = errno_text(error);
-    ::close(fd);
-  }
-  freeaddrinfo(found);
-  throw std::runtime_error("cannot connect to " + host + ":" + service + ": " +
-                           last_error);
 }
 
 }  // namespace
@@ -192,9 +138,12 @@ void Server::bind_listener() {
 }
 
 void Server::connect_to_remote() {
-  const int fd = connect_with_timeout(options_.remote_host, options_.remote_port);
   const std::string peer =
       options_.remote_host + ":" + std::to_string(options_.remote_port);
+  std::string error;
+  const int fd = connect_tcp(options_.remote_host, options_.remote_port,
+                             kConnectTimeout, error);
+  if (fd < 0) throw std::runtime_error("cannot connect to " + peer + ": " + error);
   log(LogLevel::kInfo, "connected to ", peer, "; authenticating");
   admit(fd, peer, true);
 }
@@ -263,9 +212,9 @@ void Server::serve(Connection& conn, bool outgoing) {
   while (!conn.closing()) {
     int timeout = -1;
     if (!heard_first) {
-      timeout = millis_until(accepted + options_.handshake_timeout);
+      timeout = poll_millis_until(accepted + options_.handshake_timeout);
     } else if (had_partial) {
-      timeout = millis_until(line_started + options_.line_timeout);
+      timeout = poll_millis_until(line_started + options_.line_timeout);
     }
     pollfd waiting{conn.fd(), POLLIN, 0};
     const int ready = poll(&waiting, 1, timeout);
@@ -322,7 +271,7 @@ void Server::serve(Connection& conn, bool outgoing) {
       char sink[4096];
       for (;;) {
         pollfd waiting{conn.fd(), POLLIN, 0};
-        if (poll(&waiting, 1, millis_until(linger_end)) <= 0) break;
+        if (poll(&waiting, 1, poll_millis_until(linger_end)) <= 0) break;
         const ssize_t got = recv(conn.fd(), sink, sizeof sink, 0);
         if (got < 0 && errno == EINTR) continue;
         if (got <= 0) break;

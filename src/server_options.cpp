@@ -31,9 +31,6 @@ std::size_t size_option(const cxxopts::ParseResult& parsed, const char* name,
 
 ServerCommandLine parse_server_command_line(int argc,
                                             const char* const* argv) {
-  const std::vector<std::string> args = expand_flag_aliases(argc, argv, kAliases);
-  std::vector<const char*> pointers;
-  for (const std::string& arg : args) pointers.push_back(arg.c_str());
 
   cxxopts::Options spec("activity-server",
                         "A server of the multi-server activity-stream network.");
@@ -68,15 +65,8 @@ ServerCommandLine parse_server_command_line(int argc,
       ("log-level", "debug, info, warn, error or off", cxxopts::value<std::string>()->default_value("info"))
       ("h,help", "print this help and exit");
 
-  cxxopts::ParseResult parsed;
-  try {
-    parsed = spec.parse(static_cast<int>(pointers.size()), pointers.data());
-  } catch (const cxxopts::exceptions::exception& error) {
-    throw UsageError(error.what());
-  }
-  if (!parsed.unmatched().empty()) {
-    throw UsageError("unexpected argument '" + parsed.unmatched().front() + "'");
-  }
+  const cxxopts::ParseResult parsed =
+      parse_arguments(spec, argc, argv, kAliases);
 
   ServerCommandLine out;
   if (parsed.count("help") != 0) {

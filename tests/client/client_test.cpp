@@ -211,7 +211,7 @@ TEST_CASE("invalid input lines are reported and skipped; the session goes on") {
   const std::optional<std::string> seen = read_activity_with(watcher, "ok");
   REQUIRE(seen);
   CHECK(*seen == R"({"ok":1,"authenticated_user":"anonymous"})");
-  CHECK(client.wait_stderr("input line 1 not sent: not valid JSON"));
+  CHECK(client.wait_stderr("input line 1 not sent: JSON parse error"));
   CHECK(client.wait_stderr(
       "input line 2 not sent: an activity must be a JSON object"));
   CHECK(client.wait_stderr("input line 5 not sent"));

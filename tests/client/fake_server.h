@@ -14,29 +14,9 @@
 
 namespace activity::test {
 
-// One accepted connection, seen from the server's side.
-class FakePeer {
- public:
-  explicit FakePeer(int fd);
-  ~FakePeer();
-  FakePeer(const FakePeer&) = delete;
-  FakePeer& operator=(const FakePeer&) = delete;
-
-  void send_line(const std::string& line);  // '\n' appended
-  // The next line (without '\n'), or nothing on deadline or close.
-  std::optional<std::string> read_line(Millis timeout = kDefaultWait);
-  // The next line parsed as a message; nothing on deadline or close.
-  std::optional<Message> read_message(Millis timeout = kDefaultWait);
-  // True once the client has closed and everything it sent was read.
-  bool wait_closed(Millis timeout = kDefaultWait);
-  void close();
-
- private:
-  int fd_;
-  std::string buffer_;
-  bool eof_ = false;
-  Parser parser_;
-};
+// One accepted connection, seen from the server's side: a LineClient on
+// the accepted socket.
+using FakePeer = LineClient;
 
 class FakeServer {
  public:

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "log.h"
+#include "tcp.h"
 
 namespace activity::test {
 
@@ -102,8 +103,17 @@ bool wait_loads_settled(
   return wait_loads_settled(raw, timeout);
 }
 
+LineClient::LineClient()
+    : parser_(ParserOptions{kDefaultMaxLineBytes, kDefaultMaxDepth, true}) {}
+
+std::unique_ptr<LineClient> LineClient::adopt(int connected_fd) {
+  std::unique_ptr<LineClient> client(new LineClient());
+  client->fd_ = connected_fd;
+  return client;
+}
+
 LineClient::LineClient(std::uint16_t port, const std::string& host)
-    : parser_(ParserOptions{kDefaultMaxLineBytes, kDefaultMaxDepth, true}) {
+    : LineClient() {
   sockaddr_storage address{};
   socklen_t length = 0;
   int family = AF_INET;
@@ -139,25 +149,17 @@ void LineClient::close() {
 }
 
 void LineClient::send_raw(const std::string& bytes) {
-  std::size_t sent = 0;
-  while (sent < bytes.size()) {
-    const ssize_t n =
-        ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // the peer closed; the test reads why
-    sent += static_cast<std::size_t>(n);
-  }
+  send_all(fd_, bytes);  // a failure means the peer closed; the test reads why
 }
 
 void LineClient::send_line(const std::string& line) { send_raw(line + "\n"); }
 
 bool LineClient::fill(std::chrono::steady_clock::time_point deadline) {
   if (eof_ || fd_ < 0) return false;
-  const auto left = std::chrono::duration_cast<Millis>(
-      deadline - std::chrono::steady_clock::now());
-  if (left.count() <= 0) return false;
+  const int wait = poll_millis_until(deadline);
+  if (wait == 0) return false;
   pollfd waiting{fd_, POLLIN, 0};
-  if (poll(&waiting, 1, static_cast<int>(left.count())) <= 0) return false;
+  if (poll(&waiting, 1, wait) <= 0) return false;
   char chunk[65536];
   const ssize_t n = recv(fd_, chunk, sizeof chunk, 0);
   if (n <= 0) {

@@ -65,6 +65,8 @@ bool wait_loads_settled(
 class LineClient {
  public:
   explicit LineClient(std::uint16_t port, const std::string& host = "127.0.0.1");
+  // Takes over a connected socket (e.g. one a fake server accepted).
+  static std::unique_ptr<LineClient> adopt(int connected_fd);
   ~LineClient();
   LineClient(const LineClient&) = delete;
   LineClient& operator=(const LineClient&) = delete;
@@ -89,6 +91,7 @@ class LineClient {
   int fd() const { return fd_; }
 
  private:
+  LineClient();
   bool fill(std::chrono::steady_clock::time_point deadline);
 
   int fd_ = -1;

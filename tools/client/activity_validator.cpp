@@ -1,30 +1,14 @@
 // Activity validation (see activity_validator.h).
 #include "activity_validator.h"
 
+#include "protocol.h"
+
 namespace activity::client {
 namespace {
 
 namespace dom = simdjson::dom;
 
 constexpr std::size_t kInitialCapacity = 4096;
-
-std::string describe_parse_error(simdjson::error_code code,
-                                 std::size_t max_depth) {
-  switch (code) {
-    case simdjson::DEPTH_ERROR:
-      return "JSON nesting exceeds the limit of " + std::to_string(max_depth) +
-             " levels";
-    case simdjson::UTF8_ERROR:
-      return "not valid UTF-8";
-    case simdjson::CAPACITY:
-      return "line too long";
-    case simdjson::NUMBER_ERROR:
-      return "JSON number out of range or malformed";
-    default:
-      return std::string("not valid JSON (") + simdjson::error_message(code) +
-             ")";
-  }
-}
 
 const char* type_name(dom::element_type type) {
   switch (type) {
@@ -54,8 +38,7 @@ std::optional<std::string> ActivityValidator::check(std::string_view line,
   dom::element root;
   const simdjson::error_code code =
       parser_.parse(line.data(), line.size(), true).get(root);
-  if (code == simdjson::EMPTY) return std::string("not valid JSON (empty)");
-  if (code != simdjson::SUCCESS) return describe_parse_error(code, max_depth_);
+  if (code != simdjson::SUCCESS) return describe_json_error(code, max_depth_);
   if (root.type() != dom::element_type::OBJECT) {
     return std::string("an activity must be a JSON object, not ") +
            type_name(root.type());

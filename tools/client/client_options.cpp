@@ -1,6 +1,6 @@
 // Client command-line parsing (see client_options.h). cxxopts only knows
 // single-letter short options, so the skeleton's -rh and -rp are rewritten
-// to their long forms first (expand_flag_aliases); numbers go through
+// to their long forms first (parse_arguments); numbers go through
 // parse_number so that every error names the option it is about.
 #include "client_options.h"
 
@@ -47,10 +47,6 @@ std::string non_empty(const cxxopts::ParseResult& parsed, const char* name) {
 
 ClientCommandLine parse_client_command_line(int argc,
                                             const char* const* argv) {
-  const std::vector<std::string> args =
-      expand_flag_aliases(argc, argv, kAliases);
-  std::vector<const char*> pointers;
-  for (const std::string& arg : args) pointers.push_back(arg.c_str());
 
   cxxopts::Options spec("activity-client",
                         "A line-based client of the activity-stream network: "
@@ -82,16 +78,8 @@ ClientCommandLine parse_client_command_line(int argc,
       ("q,quiet", "no status lines on standard error, only warnings and errors")
       ("h,help", "print this help and exit");
 
-  cxxopts::ParseResult parsed;
-  try {
-    parsed = spec.parse(static_cast<int>(pointers.size()), pointers.data());
-  } catch (const cxxopts::exceptions::exception& error) {
-    throw UsageError(error.what());
-  }
-  if (!parsed.unmatched().empty()) {
-    throw UsageError("unexpected argument '" + parsed.unmatched().front() +
-                     "'");
-  }
+  const cxxopts::ParseResult parsed =
+      parse_arguments(spec, argc, argv, kAliases);
 
   ClientCommandLine out;
   if (parsed.count("help") != 0) {

@@ -15,6 +15,7 @@
 #include "line_reader.h"
 #include "named_limits.h"
 #include "protocol.h"
+#include "tcp.h"
 
 namespace activity::client {
 
@@ -28,11 +29,6 @@ struct Endpoint {
   // "host:port", or "[v6-address]:port" for an IPv6 literal.
   std::string text() const;
 };
-
-// Writes all of `bytes` to the socket `fd`, retrying on EINTR and short
-// writes, with MSG_NOSIGNAL so a closed peer gives EPIPE, not SIGPIPE.
-// Returns false once the socket fails.
-bool send_all(int fd, std::string_view bytes);
 
 class ServerConnection {
  public:
