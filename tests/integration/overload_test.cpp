@@ -214,8 +214,12 @@ TEST_CASE("churn: vanishing connections leave no thread, descriptor or memory") 
   CHECK(fds_after == fds_before);
   // Freed memory may stay in the allocator's pools; growth must not scale
   // with the number of connections (4000 leaked connections would be tens
-  // of MiB).
+  // of MiB). Under AddressSanitizer, freed blocks sit in its quarantine and
+  // are not reused, so RSS measures the quarantine; that build checks for
+  // leaks with LeakSanitizer instead.
+#if !defined(__SANITIZE_ADDRESS__)
   CHECK(rss_after - rss_before < 8 * 1024);
+#endif
   // The server still works and kept its state.
   const NodeStats stats = server.server().stats();
   CHECK(stats.known_servers == 1);
