@@ -35,7 +35,9 @@ inline constexpr Millis kLingerAfterFinalReply{2000};
 inline constexpr Millis kHousekeepingTick{100};
 
 // Connections and queues.
-inline constexpr std::size_t kDefaultMaxConnections = 16384;
+// Each connection has two threads, and every thread takes a PID: with the
+// common kernel.pid_max of 32768, about 15,000 connections is the ceiling.
+inline constexpr std::size_t kDefaultMaxConnections = 12000;
 inline constexpr std::size_t kDefaultClientQueueBytes = 8 * 1024 * 1024;
 inline constexpr std::size_t kDefaultServerQueueBytes = 256 * 1024 * 1024;
 // Stack size of connection threads: they hold no large frames, and 10,000
