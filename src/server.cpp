@@ -159,6 +159,7 @@ void Server::admit(int fd, const std::string& peer, bool outgoing) {
     const ConnId id = next_id_++;
     conn = std::make_shared<Connection>(id, fd, peer, limits);
     conns_.emplace(id, conn);
+    ++open_connections_;
     if (outgoing) startup_link_ = id;
   }
   conn->start_writer();
@@ -190,6 +191,7 @@ void Server::admit(int fd, const std::string& peer, bool outgoing) {
     conn->finish();
     std::lock_guard<std::mutex> lock(conns_mutex_);
     conns_.erase(conn->id());
+    --open_connections_;
   }
 }
 
@@ -288,6 +290,7 @@ void Server::serve(Connection& conn, bool outgoing) {
     startup_link_changed_.notify_all();
   }
   finished_.push_back(conns_.at(id));
+  --open_connections_;
   timer_wake_.notify_one();
 }
 
@@ -325,7 +328,7 @@ void Server::run_acceptor() {
     std::size_t live = 0;
     {
       std::lock_guard<std::mutex> lock(conns_mutex_);
-      live = conns_.size() - finished_.size();
+      live = open_connections_;
     }
     if (live >= options_.max_connections) {
       log(LogLevel::kWarn, "refusing ", peer, ": ", live,
@@ -370,9 +373,11 @@ void Server::reap_finished() {
   {
     std::lock_guard<std::mutex> lock(conns_mutex_);
     done.swap(finished_);
-    for (const auto& conn : done) conns_.erase(conn->id());
   }
   for (const auto& conn : done) conn->reader_thread().join();
+  // Only now: live_connection_threads() counts threads not yet joined.
+  std::lock_guard<std::mutex> lock(conns_mutex_);
+  for (const auto& conn : done) conns_.erase(conn->id());
 }
 
 void Server::stop() {
@@ -395,6 +400,7 @@ void Server::stop() {
     std::lock_guard<std::mutex> lock(conns_mutex_);
     conns_.clear();
     finished_.clear();
+    open_connections_ = 0;
   }
   if (listen_fd_ >= 0) {
     ::close(listen_fd_);

@@ -100,7 +100,8 @@ class Server {
 
   mutable std::mutex conns_mutex_;
   std::map<ConnId, std::shared_ptr<Connection>> conns_;
-  std::vector<std::shared_ptr<Connection>> finished_;
+  std::vector<std::shared_ptr<Connection>> finished_;  // to be joined
+  std::size_t open_connections_ = 0;  // admitted, not yet finished
   ConnId next_id_ = 1;
   std::condition_variable timer_wake_;
 
