@@ -6,18 +6,31 @@
 // consumer. The reader side (Server::serve) reads and parses lines and
 // carries the connection through its single close path.
 //
+// Sending: one thread at a time owns the socket's sending side (writing_).
+// Usually that is the reader thread whose lines caused the deliveries: a
+// FlushBatch collects the connections it delivered to and, once the node
+// lock is released, writes each one's queue with one non-blocking sendmsg.
+// Only what the socket does not take at once is left to the connection's
+// writer thread, which waits for it with the write deadline. So a burst of
+// broadcasts costs one system call per receiver and no thread wake-up,
+// while a slow peer still never blocks anybody but its own writer.
+//
 // Locking: queue_mutex_ guards the queue, the state flags and the socket's
 // lifetime. It is the innermost lock: it may be taken under the node mutex,
 // and nothing is called while holding it but non-blocking system calls
 // (shutdown) and condition-variable signals.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "named_limits.h"
 #include "node_state.h"
@@ -30,7 +43,32 @@ struct ConnectionLimits {
   std::size_t server_queue_bytes = kDefaultServerQueueBytes;
 };
 
-class Connection : public Participant {
+class Connection;
+
+// Collects the connections that this thread delivered to while it is
+// installed, so that they are written once, after the node lock is
+// released, instead of waking each one's writer thread per line. One per
+// reader thread; flush() before the thread waits for input again.
+class FlushBatch {
+ public:
+  FlushBatch();
+  ~FlushBatch();  // flushes what is left
+  FlushBatch(const FlushBatch&) = delete;
+  FlushBatch& operator=(const FlushBatch&) = delete;
+
+  // Writes every listed connection's queue without blocking; what a socket
+  // does not take is handed to that connection's writer thread.
+  void flush();
+
+ private:
+  friend class Connection;
+  static thread_local FlushBatch* current_;
+  std::vector<std::shared_ptr<Connection>> pending_;
+  FlushBatch* previous_;
+};
+
+class Connection : public Participant,
+                   public std::enable_shared_from_this<Connection> {
  public:
   Connection(ConnId id, int fd, std::string peer, ConnectionLimits limits);
   ~Connection() override;
@@ -68,7 +106,23 @@ class Connection : public Participant {
   Thread& reader_thread() { return reader_; }
 
  private:
+  friend class FlushBatch;
+
+  // What one round of writing took from the queue.
+  struct Claim {
+    std::vector<Payload> lines;
+    std::size_t offset = 0;  // bytes of lines[0] already written
+    std::vector<iovec> vectors;  // scratch for sendmsg
+  };
+
   void run_writer();
+  void flush_now();
+  // Takes ownership of the sending side and everything queued.
+  void claim_locked(Claim& claim);
+  // Writes a claim; `flags` adds MSG_DONTWAIT for a non-blocking attempt.
+  // Gives the sending side back: what was not written returns to the front
+  // of the queue, and the writer thread is woken if anything is left.
+  void write_claim(Claim& claim, int flags);
   void abort_locked(std::string_view reason, bool reset);
 
   const ConnId id_;
@@ -79,7 +133,10 @@ class Connection : public Participant {
   mutable std::mutex queue_mutex_;
   std::condition_variable queue_changed_;
   std::deque<Payload> queue_;
-  std::size_t queued_bytes_ = 0;
+  std::size_t head_offset_ = 0;  // bytes of queue_.front() already written
+  std::size_t queued_bytes_ = 0;  // queued and being written
+  bool writing_ = false;          // a thread owns the sending side
+  bool batch_listed_ = false;     // some FlushBatch will flush this
   std::size_t queue_limit_;
   Role role_ = Role::kNone;
   bool closing_ = false;   // no more lines accepted; flush then end

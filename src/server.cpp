@@ -211,57 +211,62 @@ void Server::serve(Connection& conn, bool outgoing) {
     node_->reject(id, info);
   };
 
-  while (!conn.closing()) {
-    int timeout = -1;
-    if (!heard_first) {
-      timeout = poll_millis_until(accepted + options_.handshake_timeout);
-    } else if (had_partial) {
-      timeout = poll_millis_until(line_started + options_.line_timeout);
-    }
-    pollfd waiting{conn.fd(), POLLIN, 0};
-    const int ready = poll(&waiting, 1, timeout);
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready == 0) {
-      reject(!heard_first
-                 ? "no message within the handshake timeout of " +
-                       std::to_string(options_.handshake_timeout.count()) + " ms"
-                 : "line not completed within " +
-                       std::to_string(options_.line_timeout.count()) + " ms");
-      break;
-    }
-    const LineReader::Span space = reader.prepare();
-    const ssize_t got = recv(conn.fd(), space.data, space.size, 0);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) {
-      end_reason = got == 0 ? "closed by peer" : errno_text(errno);
-      break;
-    }
-    reader.commit(static_cast<std::size_t>(got));
-    std::string_view line;
-    LineReader::Status status = LineReader::Status::kNeedMore;
-    while (!conn.closing() &&
-           (status = reader.next(line)) == LineReader::Status::kLine) {
-      if (is_blank(line)) continue;
-      heard_first = true;
-      ParseResult parsed = parser.parse(line, true);
-      std::lock_guard<std::mutex> lock(node_mutex_);
-      if (parsed.ok()) {
-        node_->handle(id, *parsed.message, line, Clock::now());
-      } else {
-        log(LogLevel::kDebug, "connection ", id, " sent a bad line: ",
-            printable_sample(line, kLogSampleBytes));
-        node_->reject(id, parsed.error);
-      }
-    }
-    if (!conn.closing() && status == LineReader::Status::kTooLong) {
-      reject("line exceeds the limit of " +
-             std::to_string(options_.max_line_bytes) + " bytes");
-    }
-    if (reader.has_partial() && !had_partial) line_started = Clock::now();
-    had_partial = reader.has_partial();
-  }
-
   {
+    // Deliveries this thread causes are written when the batch is flushed;
+    // it ends (and flushes) before this thread can wait on its own close.
+    FlushBatch batch;
+    while (!conn.closing()) {
+      int timeout = -1;
+      if (!heard_first) {
+        timeout = poll_millis_until(accepted + options_.handshake_timeout);
+      } else if (had_partial) {
+        timeout = poll_millis_until(line_started + options_.line_timeout);
+      }
+      pollfd waiting{conn.fd(), POLLIN, 0};
+      const int ready = poll(&waiting, 1, timeout);
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready == 0) {
+        reject(!heard_first
+                   ? "no message within the handshake timeout of " +
+                         std::to_string(options_.handshake_timeout.count()) + " ms"
+                   : "line not completed within " +
+                         std::to_string(options_.line_timeout.count()) + " ms");
+        break;
+      }
+      const LineReader::Span space = reader.prepare();
+      const ssize_t got = recv(conn.fd(), space.data, space.size, 0);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) {
+        end_reason = got == 0 ? "closed by peer" : errno_text(errno);
+        break;
+      }
+      reader.commit(static_cast<std::size_t>(got));
+      std::string_view line;
+      LineReader::Status status = LineReader::Status::kNeedMore;
+      while (!conn.closing() &&
+             (status = reader.next(line)) == LineReader::Status::kLine) {
+        if (is_blank(line)) continue;
+        heard_first = true;
+        ParseResult parsed = parser.parse(line, true);
+        std::lock_guard<std::mutex> lock(node_mutex_);
+        if (parsed.ok()) {
+          node_->handle(id, *parsed.message, line, Clock::now());
+        } else {
+          log(LogLevel::kDebug, "connection ", id, " sent a bad line: ",
+              printable_sample(line, kLogSampleBytes));
+          node_->reject(id, parsed.error);
+        }
+      }
+      if (!conn.closing() && status == LineReader::Status::kTooLong) {
+        reject("line exceeds the limit of " +
+               std::to_string(options_.max_line_bytes) + " bytes");
+      }
+      // Written once per read, after the node lock is released.
+      batch.flush();
+      if (reader.has_partial() && !had_partial) line_started = Clock::now();
+      had_partial = reader.has_partial();
+    }
+
     std::lock_guard<std::mutex> lock(node_mutex_);
     node_->remove_connection(id);
   }
