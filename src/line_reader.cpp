@@ -1,7 +1,10 @@
 // Line framing (see line_reader.h). The buffer starts small and doubles up
 // to the line limit; consumed bytes are reclaimed by moving the unfinished
 // tail to the front only when room is needed, so a burst of short lines
-// costs no copying.
+// costs no copying. A busy peer, whose reads fill all the space offered,
+// gets a larger buffer (up to kBusyBytes) so each read hands the node more
+// lines at once; it goes back to the small size once the peer is quiet and
+// the buffer is empty, so idle connections stay cheap.
 #include "line_reader.h"
 
 #include <cstring>
@@ -11,6 +14,7 @@
 namespace activity {
 namespace {
 constexpr std::size_t kInitialBytes = 4096;
+constexpr std::size_t kBusyBytes = 64 * 1024;
 }
 
 LineReader::LineReader(std::size_t max_line_bytes)
@@ -20,11 +24,33 @@ LineReader::LineReader(std::size_t max_line_bytes)
 }
 
 LineReader::Span LineReader::prepare() {
+  const std::size_t small = std::min(kInitialBytes, max_line_ + 2);
+  const std::size_t busy = std::min(kBusyBytes, max_line_ + 2);
+  if (last_read_ != 0 && last_read_ == offered_ && capacity_ < busy) {
+    resize(std::min(capacity_ * 2, busy));
+  } else if (end_ == 0 && capacity_ > small &&
+             (capacity_ > busy || last_read_ < small / 2)) {
+    // Empty, after a long line or with the peer quiet again.
+    resize(small);
+  }
   if (end_ == capacity_) make_room();
-  return Span{buffer_.get() + end_, capacity_ - end_};
+  offered_ = capacity_ - end_;
+  return Span{buffer_.get() + end_, offered_};
 }
 
-void LineReader::commit(std::size_t count) { end_ += count; }
+void LineReader::commit(std::size_t count) {
+  last_read_ = count;
+  end_ += count;
+}
+
+void LineReader::resize(std::size_t capacity) {
+  auto replaced = std::make_unique<char[]>(capacity + kParsePadding);
+  std::memcpy(replaced.get(), buffer_.get() + start_, end_ - start_);
+  end_ -= start_;
+  start_ = 0;
+  buffer_ = std::move(replaced);
+  capacity_ = capacity;
+}
 
 void LineReader::make_room() {
   const std::size_t pending = end_ - start_;
@@ -39,10 +65,7 @@ void LineReader::make_room() {
   std::size_t grown = capacity_ * 2;
   if (grown > max_line_ + 2) grown = max_line_ + 2;
   if (grown <= capacity_) return;  // next() reports kTooLong
-  auto bigger = std::make_unique<char[]>(grown + kParsePadding);
-  std::memcpy(bigger.get(), buffer_.get(), end_);
-  buffer_ = std::move(bigger);
-  capacity_ = grown;
+  resize(grown);
 }
 
 LineReader::Status LineReader::next(std::string_view& line) {

@@ -36,6 +36,8 @@ class LineReader {
 
  private:
   void make_room();
+  // Moves the unfinished data to the front of a new buffer of `capacity`.
+  void resize(std::size_t capacity);
 
   std::size_t max_line_;
   std::unique_ptr<char[]> buffer_;
@@ -43,6 +45,8 @@ class LineReader {
   std::size_t start_ = 0;     // first byte of the unfinished data
   std::size_t scanned_ = 0;   // bytes from start_ known to hold no '\n'
   std::size_t end_ = 0;       // one past the last byte read
+  std::size_t offered_ = 0;    // space the last prepare() offered
+  std::size_t last_read_ = 0;  // bytes the last commit() recorded
 };
 
 }  // namespace activity

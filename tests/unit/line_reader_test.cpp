@@ -110,3 +110,66 @@ TEST_CASE("many short lines in one read reuse the buffer") {
   REQUIRE(framed.lines.size() == 2000);
   CHECK(framed.lines[1999] == "{\"n\":1999}");
 }
+
+TEST_CASE("lines stay whole while a busy reader's buffer grows") {
+  // Reads that fill all the space offered make the buffer grow, with an
+  // unfinished line at its end each time.
+  std::string input;
+  for (int i = 0; i < 20000; ++i) {
+    input += "{\"n\":" + std::to_string(i) + ",\"pad\":\"" +
+             std::string(static_cast<std::size_t>(i % 300), 'p') + "\"}\n";
+  }
+  const Framed framed = frame(input, 1000, input.size());
+  REQUIRE(framed.lines.size() == 20000);
+  CHECK(framed.lines[0] == "{\"n\":0,\"pad\":\"\"}");
+  CHECK(framed.lines[19999].rfind("{\"n\":19999,", 0) == 0);
+  CHECK_FALSE(framed.too_long);
+}
+
+TEST_CASE("the buffer grows for a busy peer and shrinks when it is quiet") {
+  LineReader reader(1 << 20);
+  std::string_view line;
+  // Fills whatever space is offered with short lines; returns that size.
+  auto fill = [&] {
+    const LineReader::Span space = reader.prepare();
+    std::memset(space.data, 'x', space.size);
+    for (std::size_t i = 99; i < space.size; i += 100) space.data[i] = '\n';
+    reader.commit(space.size);
+    while (reader.next(line) == LineReader::Status::kLine) {
+    }
+    return space.size;
+  };
+  auto quiet_line = [&](const std::string& text) {
+    const LineReader::Span space = reader.prepare();
+    REQUIRE(space.size >= text.size());
+    std::memcpy(space.data, text.data(), text.size());
+    reader.commit(text.size());
+    REQUIRE(reader.next(line) == LineReader::Status::kLine);
+  };
+  const std::size_t initial = reader.prepare().size;
+  CHECK(initial == 4096);
+  std::size_t offered = 0;
+  for (int i = 0; i < 20; ++i) offered = fill();
+  CHECK(offered > 60 * 1024);  // bounded growth: 64 KiB less the tail
+  CHECK(offered <= 64 * 1024);
+  // Drain the tail, then a quiet read: back to the initial size.
+  quiet_line("\n");
+  quiet_line("{\"quiet\":true}\n");
+  CHECK(reader.prepare().size == initial);
+
+  // A long line grows the buffer up to the limit; once it is consumed the
+  // buffer goes back too, so one long line does not cost memory forever.
+  const std::string long_line(300000, 'l');
+  std::size_t offset = 0;
+  while (offset < long_line.size()) {
+    const LineReader::Span space = reader.prepare();
+    const std::size_t n = std::min(space.size, long_line.size() - offset);
+    std::memcpy(space.data, long_line.data() + offset, n);
+    reader.commit(n);
+    offset += n;
+    REQUIRE(reader.next(line) == LineReader::Status::kNeedMore);
+  }
+  quiet_line("\n");
+  CHECK(line.size() == long_line.size());
+  CHECK(reader.prepare().size == initial);
+}
