@@ -58,6 +58,15 @@ const char* scenario_name(ScenarioKind scenario) {
   return "stream";
 }
 
+JsonWriter result_json(const BenchOptions& options) {
+  JsonWriter json;
+  json.field("tool", "activity-bench")
+      .field("scenario", scenario_name(options.scenario))
+      .field("system", system_name(options.system))
+      .field("label", options.label);
+  return json;
+}
+
 std::string usage_text() {
   return R"(usage: activity-bench [options]
 

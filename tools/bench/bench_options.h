@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "endpoint.h"
+#include "json_writer.h"
 
 namespace bench {
 
@@ -66,5 +67,8 @@ std::string usage_text();
 
 const char* system_name(System system);
 const char* scenario_name(ScenarioKind scenario);
+
+// The result line's common fields: tool, scenario, system and label.
+JsonWriter result_json(const BenchOptions& options);
 
 }  // namespace bench

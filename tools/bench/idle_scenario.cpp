@@ -92,12 +92,8 @@ int IdleScenario::report() {
   if (!error_.empty()) text += "  ERROR: " + error_ + "\n";
   std::cerr << text << std::flush;
 
-  JsonWriter json;
-  json.field("tool", "activity-bench")
-      .field("scenario", "idle")
-      .field("system", system_name(options_.system))
-      .field("label", options_.label)
-      .field("servers", endpoint_list_to_string(options_.servers))
+  JsonWriter json = result_json(options_);
+  json.field("servers", endpoint_list_to_string(options_.servers))
       .field("clients", options_.clients)
       .field("logged_in", static_cast<std::uint64_t>(ready_))
       .number("login_all_s", all_s, 3)

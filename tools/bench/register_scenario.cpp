@@ -120,12 +120,8 @@ int RegisterScenario::report() {
   if (!error_.empty()) text += "  ERROR: " + error_ + "\n";
   std::cerr << text << std::flush;
 
-  JsonWriter json;
-  json.field("tool", "activity-bench")
-      .field("scenario", "register")
-      .field("system", system_name(options_.system))
-      .field("label", options_.label)
-      .field("servers", endpoint_list_to_string(options_.servers))
+  JsonWriter json = result_json(options_);
+  json.field("servers", endpoint_list_to_string(options_.servers))
       .field("registrations", completed_)
       .field("concurrency", static_cast<std::uint64_t>(pool_.size()))
       .field("succeeded", succeeded_)

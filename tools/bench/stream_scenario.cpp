@@ -386,12 +386,8 @@ int StreamScenario::report() {
   if (!error_.empty()) text += "  ERROR: " + error_ + "\n";
   std::cerr << text << std::flush;
 
-  JsonWriter json;
-  json.field("tool", "activity-bench")
-      .field("scenario", "stream")
-      .field("system", system_name(options_.system))
-      .field("label", options_.label)
-      .field("publishers", options_.publishers)
+  JsonWriter json = result_json(options_);
+  json.field("publishers", options_.publishers)
       .field("subscribers", options_.subscribers)
       .field("receivers", static_cast<std::uint64_t>(receivers_))
       .field("servers", endpoint_list_to_string(options_.servers))
