@@ -3,8 +3,36 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <memory>
+
+#include <cxxopts.hpp>
 
 namespace activity {
+namespace {
+
+// "s,secret" -> "secret"; "secret" -> "secret".
+std::string long_name(const std::string& names) {
+  const std::size_t comma = names.find(',');
+  return comma == std::string::npos ? names : names.substr(comma + 1);
+}
+
+cxxopts::Options make_options(const CommandSpec& spec) {
+  cxxopts::Options options(spec.program, spec.description);
+  options.custom_help("[options]");
+  auto adder = options.add_options();
+  for (const OptionSpec& option : spec.options) {
+    if (!option.takes_value) {
+      adder(option.names, option.help);
+      continue;
+    }
+    auto value = cxxopts::value<std::string>();
+    if (option.default_value) value->default_value(*option.default_value);
+    adder(option.names, option.help, value);
+  }
+  return options;
+}
+
+}  // namespace
 
 std::vector<std::string> expand_flag_aliases(int argc, const char* const* argv,
                                              const FlagAliases& aliases) {
@@ -26,22 +54,37 @@ std::vector<std::string> expand_flag_aliases(int argc, const char* const* argv,
   return out;
 }
 
-cxxopts::ParseResult parse_arguments(cxxopts::Options& spec, int argc,
-                                     const char* const* argv,
-                                     const FlagAliases& aliases) {
-  const std::vector<std::string> args = expand_flag_aliases(argc, argv, aliases);
+ParsedArguments parse_arguments(const CommandSpec& spec, int argc,
+                                const char* const* argv) {
+  const std::vector<std::string> args =
+      expand_flag_aliases(argc, argv, spec.aliases);
   std::vector<const char*> pointers;
   for (const std::string& arg : args) pointers.push_back(arg.c_str());
-  cxxopts::ParseResult parsed;
+  cxxopts::Options options = make_options(spec);
+  ParsedArguments out;
   try {
-    parsed = spec.parse(static_cast<int>(pointers.size()), pointers.data());
+    const cxxopts::ParseResult parsed =
+        options.parse(static_cast<int>(pointers.size()), pointers.data());
+    if (!parsed.unmatched().empty()) {
+      throw UsageError("unexpected argument '" + parsed.unmatched().front() +
+                       "'");
+    }
+    for (const OptionSpec& option : spec.options) {
+      const std::string name = long_name(option.names);
+      const bool given = parsed.count(name) != 0;
+      if (given) out.given_.insert(name);
+      if (option.takes_value && (given || option.default_value)) {
+        out.values_[name] = parsed[name].as<std::string>();
+      }
+    }
   } catch (const cxxopts::exceptions::exception& error) {
     throw UsageError(error.what());
   }
-  if (!parsed.unmatched().empty()) {
-    throw UsageError("unexpected argument '" + parsed.unmatched().front() + "'");
-  }
-  return parsed;
+  return out;
+}
+
+std::string help_text(const CommandSpec& spec) {
+  return make_options(spec).help();
 }
 
 std::uint64_t parse_number(const std::string& option, const std::string& text,

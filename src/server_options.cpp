@@ -1,77 +1,99 @@
 // Server command-line parsing (see server_options.h).
 #include "server_options.h"
 
-#include <cxxopts.hpp>
+#include <optional>
+#include <string>
 
 #include "cli.h"
 
 namespace activity {
 namespace {
 
-const FlagAliases kAliases = {
-    {"-lp", "--local-port"},  {"-lh", "--local-host"},
-    {"-rh", "--remote-host"}, {"-rp", "--remote-port"},
-};
-
 constexpr std::uint64_t kMaxMillis = 24ULL * 3600 * 1000;
 
-Millis millis_option(const cxxopts::ParseResult& parsed, const char* name,
+Millis millis_option(const ParsedArguments& parsed, const char* name,
                      std::uint64_t min) {
-  return Millis(parse_number(std::string("--") + name,
-                             parsed[name].as<std::string>(), min, kMaxMillis));
+  return Millis(parse_number(std::string("--") + name, parsed.value(name), min,
+                             kMaxMillis));
 }
 
-std::size_t size_option(const cxxopts::ParseResult& parsed, const char* name,
+std::size_t size_option(const ParsedArguments& parsed, const char* name,
                         std::uint64_t min, std::uint64_t max) {
-  return static_cast<std::size_t>(parse_number(
-      std::string("--") + name, parsed[name].as<std::string>(), min, max));
+  return static_cast<std::size_t>(
+      parse_number(std::string("--") + name, parsed.value(name), min, max));
+}
+
+CommandSpec server_command_spec() {
+  const ServerOptions defaults;
+  auto number = [](auto value) {
+    return std::optional<std::string>(std::to_string(value));
+  };
+  const std::nullopt_t none = std::nullopt;
+  return CommandSpec{
+      "activity-server",
+      "A server of the multi-server activity-stream network.",
+      {
+          {"local-port", "port to listen on; -lp (0 picks a free port)", true,
+           number(kDefaultPort)},
+          {"local-host", "hostname announced to other servers for redirects; -lh",
+           true, defaults.local_host},
+          {"remote-host", "server to join at start-up; -rh", true, none},
+          {"remote-port", "port of the server to join; -rp", true,
+           number(kDefaultPort)},
+          {"s,secret",
+           "the network's server secret (generated and printed if alone)", true,
+           none},
+          {"a,announce-interval", "ms between SERVER_ANNOUNCE messages", true,
+           number(kDefaultAnnounceInterval.count())},
+          {"bind",
+           "listen on this address only (default: every IPv4 and IPv6 address)",
+           true, none},
+          {"max-line-bytes", "longest accepted line", true,
+           number(kDefaultMaxLineBytes)},
+          {"max-depth", "deepest accepted activity nesting", true,
+           number(kDefaultMaxDepth)},
+          {"lock-timeout", "ms a registration waits for every server", true,
+           number(kDefaultLockTimeout.count())},
+          {"server-timeout", "ms of silence after which a server is forgotten",
+           true, number(kDefaultServerTimeout.count())},
+          {"handshake-timeout",
+           "ms a new connection has to send its first message", true,
+           number(kDefaultHandshakeTimeout.count())},
+          {"line-timeout", "ms a started line has to be completed", true,
+           number(kDefaultLineTimeout.count())},
+          {"write-timeout",
+           "ms a blocked write may take before the peer is dropped", true,
+           number(kDefaultWriteTimeout.count())},
+          {"max-connections", "most connections open at once", true,
+           number(kDefaultMaxConnections)},
+          {"client-queue-bytes", "most bytes queued for one client", true,
+           number(kDefaultClientQueueBytes)},
+          {"server-queue-bytes", "most bytes queued for one server link", true,
+           number(kDefaultServerQueueBytes)},
+          {"log-level", "debug, info, warn, error or off", true,
+           std::string("info")},
+          {"h,help", "print this help and exit", false, none},
+      },
+      {
+          {"-lp", "--local-port"},
+          {"-lh", "--local-host"},
+          {"-rh", "--remote-host"},
+          {"-rp", "--remote-port"},
+      },
+  };
 }
 
 }  // namespace
 
 ServerCommandLine parse_server_command_line(int argc,
                                             const char* const* argv) {
-
-  cxxopts::Options spec("activity-server",
-                        "A server of the multi-server activity-stream network.");
-  spec.custom_help("[options]");
-  const ServerOptions defaults;
-  auto text = [](auto value) { return cxxopts::value<std::string>()->default_value(std::to_string(value)); };
-  spec.add_options()
-      ("local-port", "port to listen on; -lp (0 picks a free port)", text(kDefaultPort))
-      ("local-host", "hostname announced to other servers for redirects; -lh",
-       cxxopts::value<std::string>()->default_value(defaults.local_host))
-      ("remote-host", "server to join at start-up; -rh", cxxopts::value<std::string>())
-      ("remote-port", "port of the server to join; -rp", text(kDefaultPort))
-      ("s,secret", "the network's server secret (generated and printed if alone)",
-       cxxopts::value<std::string>())
-      ("a,announce-interval", "ms between SERVER_ANNOUNCE messages",
-       text(kDefaultAnnounceInterval.count()))
-      ("bind", "listen on this address only (default: every IPv4 and IPv6 address)",
-       cxxopts::value<std::string>())
-      ("max-line-bytes", "longest accepted line", text(kDefaultMaxLineBytes))
-      ("max-depth", "deepest accepted activity nesting", text(kDefaultMaxDepth))
-      ("lock-timeout", "ms a registration waits for every server", text(kDefaultLockTimeout.count()))
-      ("server-timeout", "ms of silence after which a server is forgotten",
-       text(kDefaultServerTimeout.count()))
-      ("handshake-timeout", "ms a new connection has to send its first message",
-       text(kDefaultHandshakeTimeout.count()))
-      ("line-timeout", "ms a started line has to be completed", text(kDefaultLineTimeout.count()))
-      ("write-timeout", "ms a blocked write may take before the peer is dropped",
-       text(kDefaultWriteTimeout.count()))
-      ("max-connections", "most connections open at once", text(kDefaultMaxConnections))
-      ("client-queue-bytes", "most bytes queued for one client", text(kDefaultClientQueueBytes))
-      ("server-queue-bytes", "most bytes queued for one server link", text(kDefaultServerQueueBytes))
-      ("log-level", "debug, info, warn, error or off", cxxopts::value<std::string>()->default_value("info"))
-      ("h,help", "print this help and exit");
-
-  const cxxopts::ParseResult parsed =
-      parse_arguments(spec, argc, argv, kAliases);
+  const CommandSpec spec = server_command_spec();
+  const ParsedArguments parsed = parse_arguments(spec, argc, argv);
 
   ServerCommandLine out;
-  if (parsed.count("help") != 0) {
+  if (parsed.given("help")) {
     out.show_help = true;
-    out.help_text = spec.help();
+    out.help_text = help_text(spec);
     out.help_text +=
         "\nThe original short flags are accepted: -lp -lh -rh -rp -s -a.\n"
         "A server started alone without -s prints a generated secret on\n"
@@ -81,18 +103,18 @@ ServerCommandLine parse_server_command_line(int argc,
   ServerOptions& o = out.options;
   o.local_port = static_cast<std::uint16_t>(
       size_option(parsed, "local-port", 0, 65535));
-  o.local_host = parsed["local-host"].as<std::string>();
+  o.local_host = parsed.value("local-host");
   if (o.local_host.empty()) throw UsageError("--local-host must not be empty");
-  if (parsed.count("remote-host") != 0) {
-    o.remote_host = parsed["remote-host"].as<std::string>();
+  if (parsed.given("remote-host")) {
+    o.remote_host = parsed.value("remote-host");
     if (o.remote_host.empty()) {
       throw UsageError("--remote-host must not be empty");
     }
   }
   o.remote_port = static_cast<std::uint16_t>(
       size_option(parsed, "remote-port", 1, 65535));
-  if (parsed.count("secret") != 0) {
-    o.secret = parsed["secret"].as<std::string>();
+  if (parsed.given("secret")) {
+    o.secret = parsed.value("secret");
     if (o.secret.empty()) throw UsageError("--secret must not be empty");
   }
   if (!o.remote_host.empty() && o.secret.empty()) {
@@ -101,7 +123,7 @@ ServerCommandLine parse_server_command_line(int argc,
   }
   out.generate_secret = o.secret.empty();
   o.announce_interval = millis_option(parsed, "announce-interval", 1);
-  if (parsed.count("bind") != 0) o.bind_address = parsed["bind"].as<std::string>();
+  if (parsed.given("bind")) o.bind_address = parsed.value("bind");
   o.max_line_bytes = size_option(parsed, "max-line-bytes", 256, 1ULL << 30);
   o.max_depth = size_option(parsed, "max-depth", 1, 1024);
   o.lock_timeout = millis_option(parsed, "lock-timeout", 1);
@@ -112,7 +134,7 @@ ServerCommandLine parse_server_command_line(int argc,
   o.max_connections = size_option(parsed, "max-connections", 1, 1000000);
   o.client_queue_bytes = size_option(parsed, "client-queue-bytes", 1024, 1ULL << 40);
   o.server_queue_bytes = size_option(parsed, "server-queue-bytes", 1024, 1ULL << 40);
-  const std::string level = parsed["log-level"].as<std::string>();
+  const std::string level = parsed.value("log-level");
   const std::optional<LogLevel> parsed_level = parse_log_level(level);
   if (!parsed_level) {
     throw UsageError("invalid value '" + level +
