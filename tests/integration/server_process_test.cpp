@@ -131,12 +131,20 @@ TEST_CASE("alone: prints a generated secret, serves, stops on SIGTERM") {
   REQUIRE(server.wait_stderr("listening on port", 10000ms));
   // Logs carry a timestamp and a level, and never the secret.
   const std::string logged = server.stderr_text();
+  // The "listening" line reads "<timestamp>Z INFO  server <id> listening ...".
+  const std::size_t listening = logged.find(" listening on port ");
+  REQUIRE(listening != std::string::npos);
+  const std::size_t line_start = logged.rfind('\n', listening) + 1;  // npos + 1 == 0
+  const std::string line = logged.substr(line_start, listening - line_start);
+  const std::string stamp = "####-##-##T##:##:##.###";
   const std::string level = "Z INFO  server ";
-  const std::size_t stamp_end = logged.find(level);
-  REQUIRE(stamp_end != std::string::npos);
-  REQUIRE(stamp_end >= 23);
-  CHECK(has_shape(logged.substr(stamp_end - 23, 23), "####-##-##T##:##:##.###"));
-  CHECK(logged.find(" listening", stamp_end) != std::string::npos);
+  REQUIRE(line.size() > stamp.size() + level.size());
+  CHECK(has_shape(line.substr(0, stamp.size()), stamp));
+  CHECK(line.compare(stamp.size(), level.size(), level) == 0);
+  const std::string id = line.substr(stamp.size() + level.size());
+  CHECK(std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
+  }));
   const std::optional<std::uint16_t> port = logged_port(logged);
   REQUIRE(port);
   LineClient client(*port);
