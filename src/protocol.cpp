@@ -5,8 +5,12 @@
 // act on.
 #include "protocol.h"
 
+#include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstdio>
+
+#include "json_text.h"
 
 namespace activity {
 namespace {
@@ -40,6 +44,8 @@ constexpr std::array<CommandEntry, 17> kCommands{{
 
 constexpr std::string_view kAnonymous = "anonymous";
 constexpr std::size_t kCommandSampleBytes = 40;
+// What a parser allocates at first and after giving memory back.
+constexpr std::size_t kMinimumCapacity = 512;
 
 // Reads the fields of one message object, remembering the first problem.
 class FieldReader {
@@ -49,8 +55,10 @@ class FieldReader {
   const std::string& error() const { return error_; }
   bool failed() const { return !error_.empty(); }
 
-  // A required string; empty strings are refused when `non_empty`.
-  bool string(const char* name, std::string& out, bool non_empty = false) {
+  // A required string of at most `max_bytes`; empty strings are refused
+  // when `non_empty`.
+  bool string(const char* name, std::string& out, std::size_t max_bytes,
+              bool non_empty = false) {
     dom::element value;
     if (!find(name, value)) return false;
     std::string_view text;
@@ -60,17 +68,20 @@ class FieldReader {
     if (non_empty && text.empty()) {
       return fail(std::string("field '") + name + "' must not be empty");
     }
+    if (!within(name, text, max_bytes)) return false;
     out.assign(text);
     return true;
   }
 
   // A string that may be absent; a value of another type counts as absent,
   // since the receiver never requires these (info texts, extensions).
-  bool optional_string(const char* name, std::string& out) {
+  bool optional_string(const char* name, std::string& out,
+                       std::size_t max_bytes = SIZE_MAX) {
     std::string_view text;
-    if (object_[name].get_string().get(text) != simdjson::SUCCESS) {
+    if (failed() || object_[name].get_string().get(text) != simdjson::SUCCESS) {
       return false;
     }
+    if (!within(name, text, max_bytes)) return false;
     out.assign(text);
     return true;
   }
@@ -131,19 +142,29 @@ class FieldReader {
     return true;
   }
 
+  bool within(const char* name, std::string_view text, std::size_t max_bytes) {
+    if (text.size() <= max_bytes) return true;
+    return fail(std::string("field '") + name + "' exceeds the limit of " +
+                std::to_string(max_bytes) + " bytes");
+  }
+
   dom::object object_;
   std::string error_;
 };
 
-// ACTIVITY_MESSAGE processing: every member but authenticated_user, compact.
-void collect_activity_members(dom::object activity, std::string& out) {
+// ACTIVITY_MESSAGE processing: every member of the activity as sent (only
+// whitespace dropped) but authenticated_user, comma-separated.
+void collect_activity_members(std::string_view activity, std::string& out) {
   out.clear();
-  for (dom::key_value_pair member : activity) {
-    if (member.key == "authenticated_user") continue;
+  out.reserve(activity.size());
+  JsonMembers members(activity);
+  JsonMember member;
+  while (members.next(member)) {
+    if (key_equals(member.key, "authenticated_user")) continue;
     if (!out.empty()) out.push_back(',');
-    append_json_string(out, member.key);
+    out.append(member.key);
     out.push_back(':');
-    out += simdjson::minify(member.value);
+    append_minified(out, member.value);
   }
 }
 
@@ -152,11 +173,13 @@ bool needs_secret(const std::string& username) {
 }
 
 // Validates the fields of `command`; fills `message` or reports in `fields`.
+// `line` is the line as received, from which activity content is taken.
 void read_fields(Command command, FieldReader& fields, Message& message,
-                 bool keep_broadcast_activity) {
+                 const ParserOptions& options, std::string_view line) {
+  const FieldLimits& limits = options.fields;
   switch (command) {
     case Command::kAuthenticate:
-      fields.string("secret", message.secret);
+      fields.string("secret", message.secret, limits.secret);
       break;
     case Command::kAuthenticationFail:
     case Command::kInvalidMessage:
@@ -167,30 +190,33 @@ void read_fields(Command command, FieldReader& fields, Message& message,
       fields.optional_string("info", message.info);
       break;
     case Command::kLogin:
-      if (fields.string("username", message.username) &&
+      if (fields.string("username", message.username, limits.username) &&
           needs_secret(message.username)) {
-        message.has_secret = fields.string("secret", message.secret);
+        message.has_secret =
+            fields.string("secret", message.secret, limits.secret);
       }
       break;
     case Command::kLogout:
       break;
     case Command::kRedirect:
-      fields.string("hostname", message.hostname) &&
+      fields.string("hostname", message.hostname, limits.hostname) &&
           fields.port("port", message.port);
       break;
     case Command::kRegister:
-      fields.string("username", message.username, true) &&
-          fields.string("secret", message.secret, true);
+      fields.string("username", message.username, limits.username, true) &&
+          fields.string("secret", message.secret, limits.secret, true);
       break;
     case Command::kActivityMessage: {
       dom::object activity;
-      if (!fields.string("username", message.username)) break;
+      if (!fields.string("username", message.username, limits.username)) break;
       if (needs_secret(message.username)) {
-        message.has_secret = fields.string("secret", message.secret);
+        message.has_secret =
+            fields.string("secret", message.secret, limits.secret);
         if (!message.has_secret) break;
       }
       if (fields.object("activity", activity)) {
-        collect_activity_members(activity, message.activity);
+        collect_activity_members(find_member(line, "activity"),
+                                 message.activity);
       }
       break;
     }
@@ -204,26 +230,82 @@ void read_fields(Command command, FieldReader& fields, Message& message,
         break;
       }
       message.username.assign(user);
-      if (keep_broadcast_activity) {
-        message.activity = simdjson::minify(activity);
+      if (options.keep_broadcast_activity) {
+        message.activity.clear();
+        append_minified(message.activity, find_member(line, "activity"));
       }
       break;
     }
     case Command::kServerAnnounce:
-      fields.string("id", message.id) &&
+      fields.string("id", message.id, limits.id) &&
           fields.non_negative_integer("load", message.load) &&
-          fields.string("hostname", message.hostname) &&
+          fields.string("hostname", message.hostname, limits.hostname) &&
           fields.port("port", message.port);
       break;
     case Command::kLockRequest:
     case Command::kLockAllowed:
     case Command::kLockDenied:
-      if (fields.string("username", message.username) &&
-          fields.string("secret", message.secret)) {
-        message.has_server = fields.optional_string("server", message.server);
+      if (fields.string("username", message.username, limits.username) &&
+          fields.string("secret", message.secret, limits.secret)) {
+        message.has_server =
+            fields.optional_string("server", message.server, limits.id);
       }
       break;
   }
+}
+
+// Objects up to this size are checked for duplicate names pairwise.
+constexpr std::size_t kPairwiseKeys = 16;
+
+bool has_duplicate(std::vector<std::string_view>& keys,
+                   std::string_view& duplicate) {
+  if (keys.size() <= kPairwiseKeys) {
+    for (std::size_t i = 1; i < keys.size(); ++i) {
+      for (std::size_t j = 0; j < i; ++j) {
+        if (keys[i] == keys[j]) {
+          duplicate = keys[i];
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+  std::sort(keys.begin(), keys.end());
+  const auto found = std::adjacent_find(keys.begin(), keys.end());
+  if (found == keys.end()) return false;
+  duplicate = *found;
+  return true;
+}
+
+// Finds a member name that appears twice in one object, at any depth of
+// `root` (PROTOCOL.md section 1). Walks with an explicit stack, since the
+// depth option allows more levels than a small thread stack should take.
+bool find_duplicate_key(dom::element root, std::vector<dom::element>& stack,
+                        std::vector<std::string_view>& keys,
+                        std::string_view& duplicate) {
+  stack.clear();
+  stack.push_back(root);
+  while (!stack.empty()) {
+    const dom::element element = stack.back();
+    stack.pop_back();
+    dom::object object;
+    dom::array array;
+    if (element.get_object().get(object) == simdjson::SUCCESS) {
+      keys.clear();
+      for (dom::key_value_pair member : object) {
+        keys.push_back(member.key);
+        if (member.value.is_object() || member.value.is_array()) {
+          stack.push_back(member.value);
+        }
+      }
+      if (has_duplicate(keys, duplicate)) return true;
+    } else if (element.get_array().get(array) == simdjson::SUCCESS) {
+      for (dom::element value : array) {
+        if (value.is_object() || value.is_array()) stack.push_back(value);
+      }
+    }
+  }
+  return false;
 }
 
 void append_field_name(std::string& out, std::string_view name) {
@@ -254,12 +336,24 @@ std::string_view command_name(Command command) {
 
 Parser::Parser(ParserOptions options)
     : options_(options), parser_(options.max_line_bytes) {
+  shrink();
+}
+
+void Parser::shrink() {
+  // A new parser frees the old one's buffers; it keeps the depth limit.
+  parser_ = dom::parser(options_.max_line_bytes);
   // The envelope object is one level above the activity; the DOM parser
   // counts the root as a level too.
-  const std::size_t document_depth = options_.max_depth + 1;
-  // Start small; the parser grows to fit a long line and keeps the depth.
-  const simdjson::error_code error = parser_.allocate(4096, document_depth);
+  const simdjson::error_code error =
+      parser_.allocate(kMinimumCapacity, options_.max_depth + 1);
   (void)error;  // an allocation failure surfaces as MEMALLOC on parse
+  if (masked_.capacity() > kParserKeepBytes) std::string().swap(masked_);
+  if (keys_.capacity() > kParserKeepBytes / 16) {
+    std::vector<std::string_view>().swap(keys_);
+  }
+  if (stack_.capacity() > kParserKeepBytes / 16) {
+    std::vector<dom::element>().swap(stack_);
+  }
 }
 
 ParseResult Parser::parse(std::string_view line, bool padded) {
@@ -269,16 +363,57 @@ ParseResult Parser::parse(std::string_view line, bool padded) {
                    std::to_string(options_.max_line_bytes) + " bytes";
     return result;
   }
+  if (line.size() > parser_.capacity()) {
+    // Powers of two: a peer's lines growing byte by byte cost few
+    // reallocations.
+    std::size_t capacity = kMinimumCapacity;
+    while (capacity < line.size()) capacity *= 2;
+    if (capacity > options_.max_line_bytes) capacity = options_.max_line_bytes;
+    if (parser_.allocate(capacity, options_.max_depth + 1) != simdjson::SUCCESS) {
+      shrink();
+      result.error = "server is out of memory for parsing";
+      return result;
+    }
+  }
   dom::element root;
   simdjson::error_code code =
       parser_.parse(line.data(), line.size(), !padded).get(root);
-  if (code != simdjson::SUCCESS) {
-    result.error = describe_json_error(code, options_.max_depth);
-    return result;
+  if (code == simdjson::NUMBER_ERROR) {
+    // Any valid JSON number is acceptable (PROTOCOL.md section 1): check
+    // the rest of the line on a copy with the numbers simdjson cannot
+    // represent masked, and take the content from the line itself.
+    const NumberMask mask = mask_unrepresentable_numbers(line, masked_);
+    if (mask.malformed) {
+      result.error =
+          "malformed JSON number at byte " + std::to_string(mask.malformed_at);
+    } else if (mask.masked > 0) {
+      const std::size_t size = masked_.size();
+      masked_.resize(size + kParsePadding);
+      code = parser_.parse(masked_.data(), size, false).get(root);
+    }
   }
+  if (result.error.empty()) {
+    if (code == simdjson::SUCCESS) {
+      result = read_document(root, line);
+    } else {
+      result.error = describe_json_error(code, options_.max_depth);
+    }
+  }
+  if (parser_.capacity() > kParserKeepBytes) shrink();
+  return result;
+}
+
+ParseResult Parser::read_document(dom::element root, std::string_view line) {
+  ParseResult result;
   dom::object object;
   if (root.get_object().get(object) != simdjson::SUCCESS) {
     result.error = "message must be a JSON object";
+    return result;
+  }
+  std::string_view duplicate;
+  if (find_duplicate_key(root, stack_, keys_, duplicate)) {
+    result.error = "member '" + printable_sample(duplicate, kCommandSampleBytes) +
+                   "' appears twice in one object";
     return result;
   }
   dom::element command_value;
@@ -303,8 +438,7 @@ ParseResult Parser::parse(std::string_view line, bool padded) {
   Message message;
   message.command = entry->command;
   FieldReader fields(object);
-  read_fields(entry->command, fields, message,
-              options_.keep_broadcast_activity);
+  read_fields(entry->command, fields, message, options_, line);
   if (fields.failed()) {
     result.error = std::string(entry->name) + ": " + fields.error();
     return result;
@@ -373,6 +507,42 @@ std::string printable_sample(std::string_view bytes, std::size_t max_bytes) {
     out.push_back(byte >= 0x20 && byte < 0x7f ? bytes[i] : '?');
   }
   if (shown < bytes.size()) out += "...";
+  return out;
+}
+
+std::string redacted_sample(std::string_view line, std::size_t max_bytes) {
+  std::string out;
+  bool command_value_next = false;  // the last key was "command"
+  std::size_t pos = 0;
+  while (pos < line.size() && out.size() < max_bytes) {
+    const char c = line[pos];
+    if (c != '"') {
+      const auto byte = static_cast<unsigned char>(c);
+      out.push_back(byte >= 0x20 && byte < 0x7f ? c : '?');
+      if (c != ':' && !is_blank(std::string_view(&c, 1))) command_value_next = false;
+      ++pos;
+      continue;
+    }
+    std::size_t end = pos + 1;
+    while (end < line.size() && line[end] != '"') end += line[end] == '\\' ? 2 : 1;
+    const bool closed = end < line.size();
+    const std::string_view body =
+        line.substr(pos + 1, std::min(end, line.size()) - pos - 1);
+    pos = closed ? end + 1 : line.size();
+    std::size_t next = pos;
+    while (next < line.size() && is_blank(line.substr(next, 1))) ++next;
+    const bool is_key = closed && next < line.size() && line[next] == ':';
+    if (is_key || (closed && command_value_next)) {
+      out += '"' + printable_sample(body, kCommandSampleBytes) + '"';
+    } else {
+      out += "\"?\"";
+    }
+    command_value_next = is_key && body == "command";
+  }
+  if (pos < line.size()) {
+    if (out.size() > max_bytes) out.resize(max_bytes);
+    out += "...";
+  }
   return out;
 }
 

@@ -11,8 +11,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <simdjson.h>
+
+#include "named_limits.h"
 
 namespace activity {
 
@@ -56,7 +59,18 @@ struct Message {
   // compact and comma-separated, without the braces (see
   // encode_activity_broadcast). ACTIVITY_BROADCAST: the whole activity
   // object, compact, when ParserOptions::keep_broadcast_activity is set.
+  // Either way the members are cut from the line as sent: numbers, string
+  // escapes and key order are kept, only whitespace is dropped.
   std::string activity;
+};
+
+// Longest accepted value of each bounded string field (PROTOCOL.md
+// section 1); a longer one makes the message bad.
+struct FieldLimits {
+  std::size_t username = kDefaultMaxUsernameBytes;
+  std::size_t secret = kDefaultMaxSecretBytes;
+  std::size_t id = kDefaultMaxIdBytes;  // SERVER_ANNOUNCE id, LOCK_* server
+  std::size_t hostname = kDefaultMaxHostnameBytes;
 };
 
 struct ParserOptions {
@@ -66,6 +80,7 @@ struct ParserOptions {
   // Clients print received activities; servers forward the raw line and do
   // not need the re-serialised object.
   bool keep_broadcast_activity = false;
+  FieldLimits fields{};
 };
 
 // The outcome of parsing one line: a message, or the reason it is bad.
@@ -81,6 +96,11 @@ inline constexpr std::size_t kParsePadding = simdjson::SIMDJSON_PADDING;
 
 // Parses lines with one reused simdjson DOM parser. Not thread-safe: each
 // reader thread owns one.
+//
+// Memory: the DOM parser needs about 14 bytes per byte of the document. It
+// grows (in powers of two) to fit each line, and once a line has made it
+// larger than kParserKeepBytes it is given back as soon as that line is
+// parsed, so a 1 MiB line costs its 14 MiB only while it is being parsed.
 class Parser {
  public:
   explicit Parser(ParserOptions options);
@@ -92,10 +112,21 @@ class Parser {
   ParseResult parse(std::string_view line, bool padded = false);
 
   const ParserOptions& options() const { return options_; }
+  // Bytes of document the parser can hold without growing.
+  std::size_t capacity() const { return parser_.capacity(); }
 
  private:
+  // Validates the parsed document and reads the message out of it.
+  ParseResult read_document(simdjson::dom::element root, std::string_view line);
+  // Replaces the DOM parser by a new, small one.
+  void shrink();
+
   ParserOptions options_;
   simdjson::dom::parser parser_;
+  std::string masked_;  // copy of a line with unrepresentable numbers masked
+  // Scratch for the duplicate-name check.
+  std::vector<simdjson::dom::element> stack_;
+  std::vector<std::string_view> keys_;
 };
 
 // What a simdjson parse error means, as INVALID_MESSAGE `info` text.
@@ -109,8 +140,16 @@ bool is_blank(std::string_view line);
 // Appends `text` as a JSON string literal (quotes included).
 void append_json_string(std::string& out, std::string_view text);
 
-// A short, printable sample of untrusted bytes for logs and `info` texts.
+// A short, printable sample of untrusted bytes for logs and `info` texts:
+// at most `max_bytes` of them, each byte outside printable ASCII shown as
+// '?', and "..." when cut.
 std::string printable_sample(std::string_view bytes, std::size_t max_bytes);
+
+// A sample of an untrusted line for logs that shows its shape but no value
+// that could be a secret: member names and the `command` value are shown
+// (as printable samples), every other string value as "?", whatever the
+// line holds and whether or not it is valid JSON.
+std::string redacted_sample(std::string_view line, std::size_t max_bytes);
 
 // Encoders: each returns one compact line ending in '\n', with exactly the
 // fields PROTOCOL.md documents for the message.

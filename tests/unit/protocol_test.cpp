@@ -233,7 +233,7 @@ TEST_CASE("activity processing keeps everything but authenticated_user") {
         "\"nested\":{\"list\":[1,-2,true,false,null,{\"deep\":[[\"x\"]]}]},"
         "\"nothing\":null,\"max\":18446744073709551615,"
         "\"min\":-9223372036854775808,\"big\":9223372036854775807,"
-        "\"k\xc3\xa9y \\\"q\\\"\":1,\"empty\":{},\"list\":[],"
+        "\"k\\u00e9y \\\"q\\\"\":1,\"empty\":{},\"list\":[],"
         "\"authenticated_user\":\"bob\"}}\n");
   // The processed broadcast is itself a valid ACTIVITY_BROADCAST.
   Message echoed = ok(broadcast.substr(0, broadcast.size() - 1));
@@ -241,12 +241,22 @@ TEST_CASE("activity processing keeps everything but authenticated_user") {
   CHECK(echoed.username == "bob");
 }
 
-TEST_CASE("activity processing of an empty activity and every duplicate") {
+TEST_CASE("activity processing of an empty activity") {
   Message m = ok("{\"command\":\"ACTIVITY_MESSAGE\",\"username\":\"anonymous\","
-                 "\"activity\":{\"authenticated_user\":1,\"authenticated_user\":2}}");
+                 "\"activity\":{\"authenticated_user\":1}}");
   CHECK(encode_activity_broadcast(m.activity, "anonymous") ==
         "{\"command\":\"ACTIVITY_BROADCAST\",\"activity\":"
         "{\"authenticated_user\":\"anonymous\"}}\n");
+}
+
+TEST_CASE("activity content is kept as written: numbers, escapes, order") {
+  // Whitespace outside strings goes; everything else stays byte for byte.
+  Message m = ok("{\"command\":\"ACTIVITY_MESSAGE\",\"username\":\"anonymous\","
+                 "\"activity\": { \"f\" : 1.0E+2 , \"z\":-0, \"e\":1e-400,"
+                 "\"s\":\" a  b \", \"u\":\"\\u00e9\\/\", \"n\":[ 1 , 2.50 ]}}");
+  CHECK(m.activity ==
+        "\"f\":1.0E+2,\"z\":-0,\"e\":1e-400,\"s\":\" a  b \","
+        "\"u\":\"\\u00e9\\/\",\"n\":[1,2.50]");
 }
 
 TEST_CASE("ACTIVITY_BROADCAST") {
@@ -371,4 +381,148 @@ TEST_CASE("parsing in place with padding gives the same result") {
       parser.parse(std::string_view(padded.data(), line.size()), true);
   REQUIRE(result.ok());
   CHECK(result.message->username == "anonymous");
+}
+
+TEST_CASE("a member name twice in one object, at any depth, is a bad message") {
+  CHECK(error_of("{\"command\":\"SERVER_ANNOUNCE\",\"id\":\"i\",\"load\":1,"
+                 "\"hostname\":\"h\",\"port\":1,\"command\":\"INVALID_MESSAGE\"}") ==
+        "member 'command' appears twice in one object");
+  CHECK(error_of("{\"command\":\"ACTIVITY_BROADCAST\",\"activity\":{"
+                 "\"authenticated_user\":\"a\",\"authenticated_user\":\"b\"}}") ==
+        "member 'authenticated_user' appears twice in one object");
+  // Escapes name the same member; nesting inside arrays is checked too.
+  CHECK(error_of("{\"command\":\"LOGOUT\",\"x\":[{\"a\":1,\"\\u0061\":2}]}") ==
+        "member 'a' appears twice in one object");
+  // Many members take the sorted path; the duplicate is still found.
+  std::string wide = "{\"command\":\"LOGOUT\",\"w\":{";
+  for (int i = 0; i < 200; ++i) wide += "\"k" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+  CHECK(error_of(wide + "\"k77\":0}}") == "member 'k77' appears twice in one object");
+  CHECK(error_of(wide + "\"k200\":0}}") == "<ok>");
+  // The same name in different objects is fine.
+  CHECK(error_of("{\"command\":\"LOGOUT\",\"a\":{\"a\":{\"a\":1}},\"b\":[{\"a\":1},{\"a\":2}]}") ==
+        "<ok>");
+}
+
+TEST_CASE("numbers beyond 64 bits or double range: kept in activities") {
+  const char* const kNumbers[] = {
+      "18446744073709551616", "-9223372036854775809",
+      "123456789012345678901234567890", "1e309", "-1e309", "1E400", "1.5e99999"};
+  for (const char* number : kNumbers) {
+    INFO(number);
+    const std::string broadcast =
+        std::string("{\"command\":\"ACTIVITY_BROADCAST\",\"activity\":{\"n\":") +
+        number + ",\"authenticated_user\":\"a\",\"deep\":[[" + number + "]]}}";
+    Message b = ok(broadcast);
+    CHECK(b.username == "a");
+    CHECK(b.activity == std::string("{\"n\":") + number +
+                            ",\"authenticated_user\":\"a\",\"deep\":[[" + number + "]]}");
+    Message m = ok(std::string("{\"command\":\"ACTIVITY_MESSAGE\",\"username\":\"anonymous\","
+                               "\"activity\":{\"n\":") + number + "}}");
+    CHECK(m.activity == std::string("\"n\":") + number);
+    // An unknown field of any message may hold one too.
+    CHECK(error_of(std::string("{\"command\":\"LOGOUT\",\"x\":") + number + "}") == "<ok>");
+  }
+  // The edges of 64 bits are ordinary numbers.
+  CHECK(ok("{\"command\":\"ACTIVITY_MESSAGE\",\"username\":\"anonymous\","
+           "\"activity\":{\"a\":18446744073709551615,\"b\":-9223372036854775808}}")
+            .activity == "\"a\":18446744073709551615,\"b\":-9223372036854775808");
+}
+
+TEST_CASE("an unrepresentable number is still not a number of the right type") {
+  CHECK(error_of("{\"command\":\"SERVER_ANNOUNCE\",\"id\":\"i\",\"load\":18446744073709551616,"
+                 "\"hostname\":\"h\",\"port\":1}") ==
+        "SERVER_ANNOUNCE: field 'load' must be a non-negative integer");
+  CHECK(error_of("{\"command\":\"SERVER_ANNOUNCE\",\"id\":\"i\",\"load\":1,"
+                 "\"hostname\":\"h\",\"port\":1e999}") ==
+        "SERVER_ANNOUNCE: field 'port' must be an integer from 1 to 65535");
+  CHECK(error_of("{\"command\":\"ACTIVITY_BROADCAST\",\"activity\":{"
+                 "\"authenticated_user\":1e999}}") ==
+        "ACTIVITY_BROADCAST: activity must have a string 'authenticated_user'");
+  CHECK(error_of("{\"command\":\"LOGIN\",\"username\":1e999}") ==
+        "LOGIN: field 'username' must be a string");
+  // Masking never changes depth: a huge number is as deep as a small one
+  // (simdjson counts a scalar inside an array as a level).
+  for (int levels : {62, 63}) {
+    const std::string start = "{\"command\":\"ACTIVITY_BROADCAST\",\"activity\":"
+                              "{\"authenticated_user\":\"a\",\"x\":" +
+                              std::string(static_cast<std::size_t>(levels), '[');
+    const std::string end = std::string(static_cast<std::size_t>(levels), ']') + "}}";
+    CHECK(error_of(start + "1e999" + end) == error_of(start + "1" + end));
+  }
+}
+
+TEST_CASE("malformed numbers are refused with their position") {
+  CHECK(error_of("{\"command\":\"LOGOUT\",\"x\":01}") == "malformed JSON number at byte 24");
+  CHECK(error_of("{\"command\":\"LOGOUT\",\"x\":1e309,\"y\":1.}") ==
+        "malformed JSON number at byte 34");
+  CHECK(error_of("{\"command\":\"LOGOUT\",\"x\":-}") != "<ok>");
+  // A number-like text inside a string is not looked at.
+  CHECK(error_of("{\"command\":\"LOGOUT\",\"x\":\"01 1e999\",\"y\":1e999}") == "<ok>");
+}
+
+TEST_CASE("bounded string fields: at the limit accepted, one byte over refused") {
+  ParserOptions options{1 << 20, 64, false};
+  options.fields.username = 8;
+  options.fields.secret = 6;
+  options.fields.id = 4;
+  options.fields.hostname = 5;
+  Parser parser(options);
+  auto error = [&](const std::string& line) {
+    ParseResult result = parser.parse(line);
+    return result.ok() ? std::string("<ok>") : result.error;
+  };
+  CHECK(error("{\"command\":\"REGISTER\",\"username\":\"12345678\",\"secret\":\"123456\"}") == "<ok>");
+  CHECK(error("{\"command\":\"REGISTER\",\"username\":\"123456789\",\"secret\":\"s\"}") ==
+        "REGISTER: field 'username' exceeds the limit of 8 bytes");
+  CHECK(error("{\"command\":\"REGISTER\",\"username\":\"u\",\"secret\":\"1234567\"}") ==
+        "REGISTER: field 'secret' exceeds the limit of 6 bytes");
+  CHECK(error("{\"command\":\"LOGIN\",\"username\":\"123456789\",\"secret\":\"s\"}") ==
+        "LOGIN: field 'username' exceeds the limit of 8 bytes");
+  CHECK(error("{\"command\":\"AUTHENTICATE\",\"secret\":\"1234567\"}") ==
+        "AUTHENTICATE: field 'secret' exceeds the limit of 6 bytes");
+  CHECK(error("{\"command\":\"ACTIVITY_MESSAGE\",\"username\":\"u\",\"secret\":\"1234567\","
+              "\"activity\":{}}") ==
+        "ACTIVITY_MESSAGE: field 'secret' exceeds the limit of 6 bytes");
+  CHECK(error("{\"command\":\"LOCK_REQUEST\",\"username\":\"123456789\",\"secret\":\"s\"}") ==
+        "LOCK_REQUEST: field 'username' exceeds the limit of 8 bytes");
+  CHECK(error("{\"command\":\"LOCK_ALLOWED\",\"username\":\"u\",\"secret\":\"s\",\"server\":\"12345\"}") ==
+        "LOCK_ALLOWED: field 'server' exceeds the limit of 4 bytes");
+  CHECK(error("{\"command\":\"SERVER_ANNOUNCE\",\"id\":\"12345\",\"load\":0,\"hostname\":\"h\",\"port\":1}") ==
+        "SERVER_ANNOUNCE: field 'id' exceeds the limit of 4 bytes");
+  CHECK(error("{\"command\":\"SERVER_ANNOUNCE\",\"id\":\"1234\",\"load\":0,\"hostname\":\"123456\",\"port\":1}") ==
+        "SERVER_ANNOUNCE: field 'hostname' exceeds the limit of 5 bytes");
+  CHECK(error("{\"command\":\"REDIRECT\",\"hostname\":\"123456\",\"port\":1}") ==
+        "REDIRECT: field 'hostname' exceeds the limit of 5 bytes");
+  // anonymous needs no secret, so one given is not looked at.
+  options.fields.username = 9;
+  Parser anonymous(options);
+  CHECK(anonymous.parse("{\"command\":\"LOGIN\",\"username\":\"anonymous\",\"secret\":\"1234567\"}")
+            .ok());
+}
+
+TEST_CASE("a long line's parser memory is given back once it is parsed") {
+  Parser parser(ParserOptions{2 << 20, 64, false});
+  const std::string big = "{\"command\":\"LOGIN\",\"username\":\"anonymous\",\"pad\":\"" +
+                          std::string(1 << 20, 'x') + "\"}";
+  REQUIRE(parser.parse(big).ok());
+  CHECK(parser.capacity() <= kParserKeepBytes);
+  // Lines up to the kept size reuse the parser without giving it back.
+  const std::string mid = "{\"command\":\"LOGOUT\",\"pad\":\"" + std::string(9000, 'y') + "\"}";
+  REQUIRE(parser.parse(mid).ok());
+  CHECK(parser.capacity() >= mid.size());
+  CHECK(parser.capacity() <= kParserKeepBytes);
+}
+
+TEST_CASE("redacted samples show the shape of a line but no value") {
+  CHECK(redacted_sample("{\"command\":\"LOGIN\",\"username\":\"bob\",\"secret\":\"hunter2\"}", 200) ==
+        "{\"command\":\"LOGIN\",\"username\":\"?\",\"secret\":\"?\"}");
+  // Not JSON, an unterminated string, control bytes: still nothing leaks.
+  CHECK(redacted_sample("{\"secret\": \"hunter2", 200) == "{\"secret\": \"?\"");
+  CHECK(redacted_sample("{\"secret\":[\"hunter2\"]}\n\x1b[2J", 200) ==
+        "{\"secret\":[\"?\"]}??[2J");
+  CHECK(redacted_sample("{\"command\" : \"X\\\"Y\"}", 200) == "{\"command\" : \"X\\\"Y\"}");
+  // The secret escaped inside a key is a key, and a key shows; its value not.
+  CHECK(redacted_sample("{\"s\\u0065cret\":\"hunter2\"}", 200) == "{\"s\\u0065cret\":\"?\"}");
+  const std::string cut = redacted_sample(std::string(500, 'a'), 80);
+  CHECK(cut == std::string(80, 'a') + "...");
 }
