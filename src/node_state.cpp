@@ -37,6 +37,11 @@ bool is_client_request(Command command) {
   }
 }
 
+// Peer strings reach log lines only as short printable samples.
+std::string sample(std::string_view text) {
+  return printable_sample(text, kLogSampleBytes);
+}
+
 std::string describe(Role role) {
   switch (role) {
     case Role::kNone: return "an unauthenticated connection";
@@ -48,7 +53,10 @@ std::string describe(Role role) {
 
 }  // namespace
 
-NodeState::NodeState(NodeConfig config) : config_(std::move(config)) {}
+NodeState::NodeState(NodeConfig config)
+    : config_(std::move(config)),
+      registration_tokens_(
+          static_cast<double>(config_.limits.registrations_per_second)) {}
 
 void NodeState::add_connection(ConnId id,
                                std::shared_ptr<Participant> participant) {
@@ -83,11 +91,10 @@ void NodeState::handle(ConnId id, const Message& message,
   if (command == Command::kInvalidMessage ||
       command == Command::kAuthenticationFail) {
     log(LogLevel::kWarn, "connection ", id, " reported ",
-        command_name(command), ": ",
-        printable_sample(message.info, kLogSampleBytes));
+        command_name(command), ": ", sample(message.info));
     drop(id, nullptr,
          "peer sent " + std::string(command_name(command)) + ": " +
-             printable_sample(message.info, kLogSampleBytes));
+             sample(message.info));
     return;
   }
   if (is_server_only(command) && conn.role != Role::kServerLink) {
@@ -198,14 +205,14 @@ void NodeState::handle_login(ConnId id, Connection& conn, const Message& m) {
   conn.username = m.username;
   conn.secret = m.username == kAnonymous ? std::string() : m.secret;
   ++load_;
-  log(LogLevel::kDebug, "connection ", id, " logged in as ", m.username);
+  log(LogLevel::kDebug, "connection ", id, " logged in as ", sample(m.username));
   conn.participant->deliver(make_payload(encode_info_message(
       Command::kLoginSuccess, "logged in as user " + m.username)));
 
   if (std::optional<std::string> target = pick_redirect()) {
     const KnownServer& server = known_servers_.at(*target);
     log(LogLevel::kDebug, "redirecting connection ", id, " to ",
-        server.hostname, ":", server.port);
+        sample(server.hostname), ":", server.port);
     drop(id, make_payload(encode_redirect(server.hostname, server.port)),
          "redirected");
   }
@@ -217,7 +224,8 @@ std::optional<std::string> NodeState::pick_redirect() const {
   const std::string* best = nullptr;
   std::uint64_t best_load = 0;
   for (const auto& [id, server] : known_servers_) {
-    if (server.load + 2 > load_) continue;
+    // At least 2 below ours; written so that no announced load overflows.
+    if (load_ < 2 || server.load > load_ - 2) continue;
     if (best == nullptr || server.load < best_load) {
       best = &id;
       best_load = server.load;
@@ -228,6 +236,7 @@ std::optional<std::string> NodeState::pick_redirect() const {
 
 void NodeState::handle_register(ConnId id, Connection& conn, const Message& m,
                                 TimePoint now) {
+  const NodeLimits& limits = config_.limits;
   if (conn.logged_in) {
     reject(id, "REGISTER after login on this connection");
     return;
@@ -245,29 +254,74 @@ void NodeState::handle_register(ConnId id, Connection& conn, const Message& m,
                     "anonymous cannot be registered");
     return;
   }
+  // Rule 2 first, so that a taken name gets its REGISTER_FAILED whatever
+  // the limits below say.
   if (users_.count(m.username) != 0) {
     reply_and_close(id, Command::kRegisterFailed,
                     m.username + " is already registered with the system");
     return;
   }
+  if (conn.registrations >= limits.max_registrations_per_connection) {
+    reject(id, "REGISTER: at most " +
+                   std::to_string(limits.max_registrations_per_connection) +
+                   " registration(s) per connection");
+    return;
+  }
+  if (pending_.size() >= limits.max_pending_registrations) {
+    reject(id, "REGISTER: " + std::to_string(pending_.size()) +
+                   " registrations are in progress here (limit " +
+                   std::to_string(limits.max_pending_registrations) +
+                   "); try again later");
+    return;
+  }
+  if (!take_registration_token(now)) {
+    reject(id, "REGISTER: more than " +
+                   std::to_string(limits.registrations_per_second) +
+                   " registrations per second here; try again later");
+    return;
+  }
+  if (users_.size() >= limits.max_users) {
+    reply_and_close(id, Command::kRegisterFailed,
+                    "this server's user table is full (limit " +
+                        std::to_string(limits.max_users) + " users)");
+    return;
+  }
+  ++conn.registrations;
   users_[m.username] = m.secret;
-  PendingRegistration round;
-  round.secret = m.secret;
-  round.client = id;
-  round.deadline = now + config_.lock_timeout;
-  for (const auto& entry : known_servers_) round.noted.insert(entry.first);
   send_to_links(
       make_payload(encode_lock(Command::kLockRequest, m.username, m.secret)));
-  if (round.noted.empty()) {
-    log(LogLevel::kInfo, "registered ", m.username, " (no other server known)");
+  if (known_servers_.empty()) {
+    log(LogLevel::kInfo, "registered ", sample(m.username),
+        " (no other server known)");
     conn.participant->deliver(make_payload(encode_info_message(
         Command::kRegisterSuccess, "register success for " + m.username)));
     return;
   }
-  log(LogLevel::kInfo, "lock round for ", m.username, " waits on ",
-      round.noted.size(), " servers");
+  PendingRegistration round;
+  round.secret = m.secret;
+  round.client = id;
+  round.deadline = now + config_.lock_timeout;
+  round.first_unnoted = next_serial_;
+  round.noted_known = known_servers_.size();
+  log(LogLevel::kInfo, "lock round for ", sample(m.username), " waits on ",
+      round.noted_known, " servers");
   conn.pending = m.username;
   pending_.emplace(m.username, std::move(round));
+}
+
+bool NodeState::take_registration_token(TimePoint now) {
+  const auto rate = static_cast<double>(config_.limits.registrations_per_second);
+  if (tokens_updated_ != TimePoint{}) {
+    const double elapsed =
+        std::chrono::duration<double>(now - tokens_updated_).count();
+    if (elapsed > 0) {
+      registration_tokens_ = std::min(rate, registration_tokens_ + elapsed * rate);
+    }
+  }
+  tokens_updated_ = now;
+  if (registration_tokens_ < 1.0) return false;
+  registration_tokens_ -= 1.0;
+  return true;
 }
 
 void NodeState::handle_activity(ConnId id, Connection& conn,
@@ -302,7 +356,18 @@ void NodeState::handle_broadcast(ConnId id, std::string_view raw_line) {
 void NodeState::handle_announce(ConnId id, const Message& m,
                                 std::string_view raw, TimePoint now) {
   if (m.id == config_.id) return;  // our own, come round: drop it
-  KnownServer& server = known_servers_[m.id];
+  auto found = known_servers_.find(m.id);
+  if (found == known_servers_.end()) {
+    if (known_servers_.size() >= config_.limits.max_known_servers) {
+      reject(id, "SERVER_ANNOUNCE: the known-server table is full (limit " +
+                     std::to_string(config_.limits.max_known_servers) +
+                     " servers)");
+      return;
+    }
+    found = known_servers_.emplace(m.id, KnownServer{}).first;
+    found->second.serial = next_serial_++;
+  }
+  KnownServer& server = found->second;
   server.load = m.load;
   server.hostname = m.hostname;
   server.port = m.port;
@@ -315,7 +380,15 @@ void NodeState::handle_lock_request(ConnId id, const Message& m,
                                     std::string_view raw) {
   forward(id, raw);
   auto user = users_.find(m.username);
-  if (user != users_.end() && !secrets_equal(user->second, m.secret)) {
+  const bool taken = user != users_.end() && !secrets_equal(user->second, m.secret);
+  // A full table has no room for the pair: the protocol's only answer is to
+  // deny it, which fails the round everywhere.
+  const bool full = user == users_.end() && users_.size() >= config_.limits.max_users;
+  if (taken || full) {
+    if (full) {
+      log(LogLevel::kWarn, "denying ", sample(m.username),
+          ": the user table is full (limit ", config_.limits.max_users, ")");
+    }
     send_to_links(make_payload(encode_lock(Command::kLockDenied, m.username,
                                            m.secret, config_.id)));
     return;
@@ -344,29 +417,50 @@ void NodeState::handle_lock_answer(ConnId id, const Message& m,
                m.username + " is already registered with the system");
     return;
   }
-  PendingRegistration& pending = round->second;
-  if (m.has_server) {
-    if (pending.noted.count(m.server) == 0) return;  // not noted: ignored
-    pending.answered.insert(m.server);
-  } else {
-    ++pending.unnamed_allowed;
-  }
+  count_allowed(round->second, m, id);
   check_round(m.username);
+}
+
+void NodeState::count_allowed(PendingRegistration& round, const Message& m,
+                              ConnId link) {
+  if (!m.has_server) {
+    attribute_unnamed(round, link);
+    return;
+  }
+  auto server = known_servers_.find(m.server);
+  if (server == known_servers_.end() ||
+      server->second.serial >= round.first_unnoted) {
+    return;  // not a noted server (or no longer known): ignored
+  }
+  auto [answer, added] = round.answers.emplace(server->second.serial, Answer{});
+  if (added || answer->second.named) return;  // new, or a repeat
+  // An answer without `server` had been attributed to this server; it now
+  // answers by id, so that answer was another server's behind the same link.
+  const ConnId unnamed_link = answer->second.link;
+  answer->second = Answer{};
+  attribute_unnamed(round, unnamed_link);
+}
+
+void NodeState::attribute_unnamed(PendingRegistration& round, ConnId link) {
+  // In a tree a message from a server arrives on the link towards it, so an
+  // answer without `server` can only be from a server behind `link`. The
+  // smallest such id that has not answered takes it; if there is none, it
+  // came from a server the round did not note, and is ignored.
+  for (const auto& [server_id, server] : known_servers_) {
+    if (server.link != link || server.serial >= round.first_unnoted) continue;
+    if (round.answers.count(server.serial) != 0) continue;
+    round.answers.emplace(server.serial, Answer{false, link});
+    return;
+  }
 }
 
 bool NodeState::check_round(const std::string& username) {
   auto round = pending_.find(username);
   if (round == pending_.end()) return true;
   PendingRegistration& pending = round->second;
-  std::size_t still_known = 0;
-  std::size_t answered = 0;
-  for (const std::string& id : pending.noted) {
-    if (known_servers_.count(id) == 0) continue;
-    ++still_known;
-    if (pending.answered.count(id) != 0) ++answered;
-  }
-  if (answered + pending.unnamed_allowed < still_known) return false;
-  log(LogLevel::kInfo, "registered ", username);
+  // Answers are kept only for noted servers that are still known.
+  if (pending.answers.size() < pending.noted_known) return false;
+  log(LogLevel::kInfo, "registered ", sample(username));
   const ConnId client = pending.client;
   pending_.erase(round);
   auto conn = connections_.find(client);
@@ -395,7 +489,8 @@ void NodeState::fail_round(const std::string& username,
     users_.erase(user);
   }
   pending_.erase(round);
-  log(LogLevel::kInfo, "registration of ", username, " failed: ", info);
+  log(LogLevel::kInfo, "registration of ", sample(username), " failed: ",
+      sample(info));
   if (client != 0 && connections_.count(client) != 0) {
     connections_.at(client).pending.clear();
     reply_and_close(client, Command::kRegisterFailed, info);
@@ -449,7 +544,17 @@ void NodeState::remove_connection(ConnId id) {
 }
 
 void NodeState::forget_server(const std::string& id) {
-  known_servers_.erase(id);
+  auto found = known_servers_.find(id);
+  if (found == known_servers_.end()) return;
+  const std::uint64_t serial = found->second.serial;
+  known_servers_.erase(found);
+  // A forgotten noted server is no longer waited for, and an answer it gave
+  // no longer counts (PROTOCOL.md section 6).
+  for (auto& [username, round] : pending_) {
+    if (serial >= round.first_unnoted) continue;
+    --round.noted_known;
+    round.answers.erase(serial);
+  }
 }
 
 void NodeState::announce() {
@@ -464,7 +569,7 @@ void NodeState::expire(TimePoint now) {
     if (now - server.seen >= config_.server_timeout) silent.push_back(id);
   }
   for (const std::string& id : silent) {
-    log(LogLevel::kInfo, "forgetting server ", id, ": silent too long");
+    log(LogLevel::kInfo, "forgetting server ", sample(id), ": silent too long");
     forget_server(id);
   }
   if (!silent.empty()) check_all_rounds();

@@ -16,7 +16,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -51,6 +50,16 @@ class Participant {
   virtual void set_role(Role role) = 0;
 };
 
+// The bounds on what peers can make the node hold (see named_limits.h).
+struct NodeLimits {
+  std::size_t max_users = kDefaultMaxUsers;
+  std::size_t max_known_servers = kDefaultMaxKnownServers;
+  std::size_t max_pending_registrations = kDefaultMaxPendingRegistrations;
+  std::size_t max_registrations_per_connection =
+      kDefaultMaxRegistrationsPerConnection;
+  std::size_t registrations_per_second = kDefaultRegistrationsPerSecond;
+};
+
 struct NodeConfig {
   std::string id;        // this server's SERVER_ANNOUNCE id
   std::string secret;    // the network's server secret
@@ -58,6 +67,7 @@ struct NodeConfig {
   std::uint16_t port = kDefaultPort;
   Millis lock_timeout = kDefaultLockTimeout;
   Millis server_timeout = kDefaultServerTimeout;
+  NodeLimits limits{};
 };
 
 struct KnownServer {
@@ -66,6 +76,9 @@ struct KnownServer {
   std::uint16_t port = 0;
   TimePoint seen;
   ConnId link = 0;  // the server link its announces arrive on
+  // Increases with every server recorded: a server forgotten and then
+  // announced again is a new entry, which no earlier lock round noted.
+  std::uint64_t serial = 0;
 };
 
 // A snapshot for tests, logs and monitoring.
@@ -125,14 +138,25 @@ class NodeState {
     std::string username;   // logged-in user
     std::string secret;     // secret the login used
     std::string pending;    // username whose round this connection awaits
+    std::size_t registrations = 0;  // REGISTERs accepted on it
   };
 
+  // A LOCK_ALLOWED counted for one noted server.
+  struct Answer {
+    bool named = true;  // it carried `server`; else it was attributed
+    ConnId link = 0;    // the link an attributed answer arrived on
+  };
+
+  // A lock round this server originated (PROTOCOL.md section 6). The noted
+  // servers are those with a serial below `first_unnoted`; counting them
+  // costs nothing per server, however many are known.
   struct PendingRegistration {
     std::string secret;
     ConnId client = 0;  // 0 once the client has gone
-    std::set<std::string> noted;     // servers known when the round began
-    std::set<std::string> answered;  // noted servers that sent LOCK_ALLOWED
-    std::size_t unnamed_allowed = 0;  // LOCK_ALLOWED without `server`
+    std::uint64_t first_unnoted = 0;
+    std::size_t noted_known = 0;  // noted servers that are still known
+    // Noted, still-known servers that have answered, by serial.
+    std::map<std::uint64_t, Answer> answers;
     TimePoint deadline;
   };
 
@@ -157,10 +181,17 @@ class NodeState {
   void forward(ConnId from, std::string_view raw_line);
 
   void forget_server(const std::string& id);
+  // Counts a LOCK_ALLOWED that arrived on `link` for a round.
+  void count_allowed(PendingRegistration& round, const Message& m, ConnId link);
+  // Attributes an answer without `server` that arrived on `link` to a
+  // noted, still-known server behind that link that has not answered.
+  void attribute_unnamed(PendingRegistration& round, ConnId link);
   // Completes or keeps waiting on a round; returns true if it ended.
   bool check_round(const std::string& username);
   void check_all_rounds();
   void fail_round(const std::string& username, std::string_view info);
+  // Takes one registration from the per-second allowance.
+  bool take_registration_token(TimePoint now);
   std::optional<std::string> pick_redirect() const;
 
   NodeConfig config_;
@@ -168,6 +199,9 @@ class NodeState {
   std::unordered_map<std::string, std::string> users_;  // username -> secret
   std::map<std::string, KnownServer> known_servers_;     // id -> entry
   std::map<std::string, PendingRegistration> pending_;   // by username
+  std::uint64_t next_serial_ = 1;
+  double registration_tokens_;
+  TimePoint tokens_updated_{};
   std::size_t load_ = 0;
   std::size_t links_ = 0;
 };
