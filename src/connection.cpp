@@ -1,49 +1,239 @@
-// Connection queue and writing (see connection.h). Whoever owns the
-// sending side takes every queued line at once and sends them with one
-// sendmsg, so a burst of broadcasts costs one system call per kMaxIovecs
-// lines rather than one per line. The socket has SO_SNDTIMEO set to the
-// write deadline, so when the writer thread's blocking sendmsg finds a peer
-// that stopped reading, it fails with EAGAIN and the connection is aborted.
+// One connection's life (see connection.h): the read loop, the queue and
+// its writing, and the close path. Whoever owns the sending side takes
+// every queued line at once and sends them with one sendmsg, so a burst of
+// broadcasts costs one system call per kMaxIovecs lines rather than one per
+// line. The socket has SO_SNDTIMEO set to the write deadline, so when the
+// writer thread's blocking sendmsg finds a peer that stopped reading, it
+// fails with EAGAIN and the connection is aborted.
 #include "connection.h"
 
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <system_error>
 #include <vector>
 
+#include "line_reader.h"
 #include "log.h"
+#include "tcp.h"
 
 namespace activity {
 namespace {
+
 // Linux's limit on iovecs per call (UIO_MAXIOV).
 constexpr std::size_t kMaxIovecs = 1024;
+
+int make_wake_fd() {
+  const int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (fd < 0) {
+    throw std::system_error(errno, std::generic_category(), "eventfd");
+  }
+  return fd;
+}
+
+std::string errno_text(int error) { return std::strerror(error); }
+
+// Scratch space of a writer is kept between writes, but not without bound.
+void trim_claim(std::vector<Payload>& lines, std::vector<iovec>& vectors) {
+  if (lines.capacity() > kWriterScratchKeep) std::vector<Payload>().swap(lines);
+  if (vectors.capacity() > kWriterScratchKeep) std::vector<iovec>().swap(vectors);
+}
+
 }  // namespace
 
 Connection::Connection(ConnId id, int fd, std::string peer,
-                       ConnectionLimits limits)
+                       const ConnectionContext& context)
     : id_(id),
       fd_(fd),
+      wake_fd_(make_wake_fd()),
       peer_(std::move(peer)),
-      limits_(limits),
-      queue_limit_(limits.client_queue_bytes) {}
+      context_(context),
+      queue_limit_(context.client_queue_bytes) {}
 
 Connection::~Connection() {
   finish();
   reader_.join();
 }
 
+void Connection::start(bool outgoing) {
+  writer_.start(kConnectionThreadStack, [this] { write_loop(); });
+  try {
+    // The reader gets `this`, not a shared_ptr: the server keeps the
+    // connection alive until the thread is joined, and a shared_ptr held
+    // by the connection's own thread would be a reference cycle.
+    reader_.start(kConnectionThreadStack,
+                  [this, outgoing] { read_loop(outgoing); });
+  } catch (...) {
+    {
+      // Stops the writer without touching the socket, so the caller can
+      // still send its refusal on it.
+      std::lock_guard<std::mutex> lock(queue_mutex_);
+      aborted_ = true;
+      queue_changed_.notify_all();
+    }
+    writer_.join();
+    throw;
+  }
+}
+
+void Connection::refuse(std::string_view line) {
+  {
+    std::lock_guard<std::mutex> lock(queue_mutex_);
+    if (!fd_closed_) {
+      (void)!::send(fd_, line.data(), line.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      // What the peer already sent would turn the close into a reset that
+      // could destroy the line before it is read; take it first.
+      char sink[4096];
+      for (int round = 0; round < 16; ++round) {
+        if (::recv(fd_, sink, sizeof sink, MSG_DONTWAIT) <= 0) break;
+      }
+      ::shutdown(fd_, SHUT_WR);
+    }
+  }
+  finish();
+}
+
+// --- Reading ---------------------------------------------------------------
+
+void Connection::read_loop(bool outgoing) {
+  LineReader reader(context_.max_line_bytes, context_.long_lines);
+  Parser parser(ParserOptions{context_.max_line_bytes, context_.max_depth,
+                              false, context_.fields});
+  const TimePoint accepted = Clock::now();
+  bool heard_first = outgoing;
+  TimePoint line_started{};
+  bool had_partial = false;
+  std::string end_reason = "closed by peer";
+  {
+    // Deliveries this thread causes are written when the batch is flushed;
+    // it ends (and flushes) before this thread can wait on its own close.
+    FlushBatch batch;
+    while (!closing()) {
+      int timeout = -1;
+      if (!heard_first) {
+        timeout = poll_millis_until(accepted + context_.handshake_timeout);
+      } else if (had_partial) {
+        timeout = poll_millis_until(line_started + context_.line_timeout);
+      }
+      pollfd waiting[2] = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+      const int ready = poll(waiting, 2, timeout);
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready == 0) {
+        reject(!heard_first
+                   ? "no message within the handshake timeout of " +
+                         std::to_string(context_.handshake_timeout.count()) + " ms"
+                   : "line not completed within " +
+                         std::to_string(context_.line_timeout.count()) + " ms");
+        break;
+      }
+      if ((waiting[0].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+      const LineReader::Span space = reader.prepare();
+      if (space.size == 0) {
+        reject(reader.over_budget()
+                   ? "line refused: the server's budget of " +
+                         std::to_string(context_.long_lines->limit()) +
+                         " bytes for long lines is in use; try again later"
+                   : "line exceeds the limit of " +
+                         std::to_string(context_.max_line_bytes) + " bytes");
+        break;
+      }
+      const ssize_t got = recv(fd_, space.data, space.size, 0);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) {
+        end_reason = got == 0 ? "closed by peer" : errno_text(errno);
+        break;
+      }
+      reader.commit(static_cast<std::size_t>(got));
+      std::string_view line;
+      LineReader::Status status = LineReader::Status::kNeedMore;
+      while (!closing() &&
+             (status = reader.next(line)) == LineReader::Status::kLine) {
+        if (is_blank(line)) continue;
+        heard_first = true;
+        handle_line(parser, line);
+      }
+      if (!closing() && status == LineReader::Status::kTooLong) {
+        reject("line exceeds the limit of " +
+               std::to_string(context_.max_line_bytes) + " bytes");
+      }
+      // Written once per read, after the node lock is released.
+      batch.flush();
+      reader.trim();
+      if (reader.has_partial() && !had_partial) line_started = Clock::now();
+      had_partial = reader.has_partial();
+    }
+  }
+  close_connection(std::move(end_reason));
+}
+
+void Connection::handle_line(Parser& parser, std::string_view line) {
+  ParseResult parsed;
+  if (line.size() > kParserKeepBytes && context_.long_parses != nullptr) {
+    // A long line's parse takes a turn, so that only a few such parser
+    // buffers exist at once in the whole server.
+    Turns::Hold turn(*context_.long_parses);
+    parsed = parser.parse(line, true);
+  } else {
+    parsed = parser.parse(line, true);
+  }
+  if (!parsed.ok()) {
+    log(LogLevel::kDebug, "connection ", id_, " sent a bad line: ",
+        redacted_sample(line, kLogSampleBytes));
+    reject(parsed.error);
+    return;
+  }
+  const Message& message = *parsed.message;
+  context_.node->run([&](NodeState& node) {
+    node.handle(id_, message, line, Clock::now());
+  });
+}
+
+void Connection::reject(const std::string& info) {
+  context_.node->run([&](NodeState& node) { node.reject(id_, info); });
+}
+
+void Connection::close_connection(std::string reason) {
+  context_.node->run([&](NodeState& node) { node.remove_connection(id_); });
+  if (closing()) {
+    reason = close_reason();
+    const TimePoint linger_end = Clock::now() + context_.linger;
+    if (wait_flushed(Clock::now() + context_.write_timeout)) {
+      // Drain what the peer still sends until it closes or the linger ends.
+      char sink[4096];
+      for (;;) {
+        pollfd waiting{fd_, POLLIN, 0};
+        if (poll(&waiting, 1, poll_millis_until(linger_end)) <= 0) break;
+        const ssize_t got = recv(fd_, sink, sizeof sink, 0);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) break;
+      }
+    }
+  }
+  finish();
+  log(role() == Role::kServerLink ? LogLevel::kInfo : LogLevel::kDebug,
+      "connection ", id_, " (", peer_, ") closed: ", reason);
+  if (context_.finished) context_.finished(id_, reason);
+}
+
+// --- Queue and state ---------------------------------------------------------
+
 void Connection::deliver(const Payload& line) {
   std::lock_guard<std::mutex> lock(queue_mutex_);
   if (closing_ || aborted_) return;
-  if (queued_bytes_ + line->size() > queue_limit_) {
+  const std::size_t cost = line->size() + kQueueEntryBytes;
+  if (queued_bytes_ + cost > queue_limit_) {
     log(LogLevel::kWarn, "connection ", id_, " (", peer_,
         "): slow consumer, ", queued_bytes_, " bytes pending; disconnecting");
     abort_locked("slow consumer", true);
     return;
   }
-  queued_bytes_ += line->size();
+  queued_bytes_ += cost;
   queue_.push_back(line);
   if (FlushBatch* batch = FlushBatch::current_) {
     if (!batch_listed_) {
@@ -63,17 +253,18 @@ void Connection::close(const Payload& last_line, std::string_view reason) {
   if (last_line) {
     // The final reply is sent even past the queue limit: it is small and
     // the peer must be able to read why it was closed.
-    queued_bytes_ += last_line->size();
+    queued_bytes_ += last_line->size() + kQueueEntryBytes;
     queue_.push_back(last_line);
   }
-  queue_changed_.notify_one();
+  queue_changed_.notify_all();
+  wake_reader_locked();
 }
 
 void Connection::set_role(Role role) {
   std::lock_guard<std::mutex> lock(queue_mutex_);
   role_ = role;
-  queue_limit_ = role == Role::kServerLink ? limits_.server_queue_bytes
-                                           : limits_.client_queue_bytes;
+  queue_limit_ = role == Role::kServerLink ? context_.server_queue_bytes
+                                           : context_.client_queue_bytes;
 }
 
 void Connection::abort(std::string_view reason, bool reset) {
@@ -92,6 +283,14 @@ void Connection::abort_locked(std::string_view reason, bool reset) {
   queued_bytes_ = 0;
   if (!fd_closed_) ::shutdown(fd_, SHUT_RDWR);
   queue_changed_.notify_all();
+  wake_reader_locked();
+}
+
+void Connection::wake_reader_locked() {
+  if (fd_closed_) return;
+  const std::uint64_t one = 1;
+  // Non-blocking; a counter already non-zero has woken the reader anyway.
+  (void)!::write(wake_fd_, &one, sizeof one);
 }
 
 bool Connection::closing() const {
@@ -109,15 +308,14 @@ Role Connection::role() const {
   return role_;
 }
 
-void Connection::start_writer() {
-  writer_.start(kConnectionThreadStack, [this] { run_writer(); });
-}
+// --- Writing -------------------------------------------------------------------
 
-void Connection::run_writer() {
+void Connection::write_loop() {
   Claim claim;
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(queue_mutex_);
+      trim_claim(claim.lines, claim.vectors);
       queue_changed_.wait(lock, [this] {
         return aborted_ ||
                (!writing_ && (!queue_.empty() || (closing_ && !flushed_)));
@@ -145,6 +343,7 @@ void Connection::flush_now() {
     claim_locked(claim);
   }
   write_claim(claim, MSG_DONTWAIT);
+  trim_claim(claim.lines, claim.vectors);
 }
 
 void Connection::claim_locked(Claim& claim) {
@@ -199,7 +398,8 @@ void Connection::write_claim(Claim& claim, int flags) {
   }
   std::lock_guard<std::mutex> lock(queue_mutex_);
   writing_ = false;
-  queued_bytes_ = queued_bytes_ >= written_total ? queued_bytes_ - written_total : 0;
+  const std::size_t released = written_total + first * kQueueEntryBytes;
+  queued_bytes_ = queued_bytes_ >= released ? queued_bytes_ - released : 0;
   if (error != 0 && (!full || timed_out)) {
     abort_locked(timed_out ? "write timeout" : "write failed", timed_out);
   } else if (first < vectors.size() && !aborted_) {
@@ -246,6 +446,7 @@ void Connection::finish() {
     setsockopt(fd_, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
   }
   ::close(fd_);
+  ::close(wake_fd_);
 }
 
 thread_local FlushBatch* FlushBatch::current_ = nullptr;

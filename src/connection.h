@@ -1,10 +1,18 @@
-// One TCP connection as the node sees it: it owns the socket, a bounded
-// queue of outgoing lines and the writer thread that drains it. deliver()
-// only appends a shared line to the queue, so a broadcast never waits for a
-// slow peer; a peer whose queue passes its class's byte limit, or that
-// blocks a write past the write deadline, is disconnected as a slow
-// consumer. The reader side (Server::serve) reads and parses lines and
-// carries the connection through its single close path.
+// One TCP connection, its whole life in one place (compare nats-server's
+// client.go: readLoop, writeLoop and closeConnection together): the socket,
+// the read loop that frames and parses lines and hands them to the node,
+// the bounded queue of outgoing lines with the writer thread that drains
+// it, and the single close path. The server only accepts, starts and joins.
+//
+// Closing is a state change, decided anywhere: by this connection's own
+// reader (a bad line, LOGOUT), by another connection's reader (a
+// LOCK_DENIED failing this client's registration), by the timer (a lock
+// timeout), by a writer (slow consumer) or by shutdown. close() and abort()
+// set the state under the queue mutex and wake both threads: the writer
+// through its condition variable, the reader through an eventfd it polls
+// beside the socket. So every close ends the connection within a bounded
+// time (the write deadline for the final reply, then the linger), whoever
+// decided it and whatever the peer does.
 //
 // Sending: one thread at a time owns the socket's sending side (writing_).
 // Usually that is the reader thread whose lines caused the deliveries: a
@@ -18,7 +26,7 @@
 // Locking: queue_mutex_ guards the queue, the state flags and the socket's
 // lifetime. It is the innermost lock: it may be taken under the node mutex,
 // and nothing is called while holding it but non-blocking system calls
-// (shutdown) and condition-variable signals.
+// (shutdown, a write to the eventfd) and condition-variable signals.
 #pragma once
 
 #include <sys/uio.h>
@@ -26,21 +34,41 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "budget.h"
+#include "guarded_node.h"
 #include "named_limits.h"
 #include "node_state.h"
+#include "protocol.h"
 #include "thread.h"
 
 namespace activity {
 
-struct ConnectionLimits {
+// What every connection of a server shares: its settings, the node, the
+// shared budgets, and how to report that a connection has finished.
+struct ConnectionContext {
+  std::size_t max_line_bytes = kDefaultMaxLineBytes;
+  std::size_t max_depth = kDefaultMaxDepth;
+  FieldLimits fields{};
   std::size_t client_queue_bytes = kDefaultClientQueueBytes;
   std::size_t server_queue_bytes = kDefaultServerQueueBytes;
+  Millis handshake_timeout = kDefaultHandshakeTimeout;
+  Millis line_timeout = kDefaultLineTimeout;
+  Millis write_timeout = kDefaultWriteTimeout;
+  Millis linger = kLingerAfterFinalReply;
+
+  GuardedNode* node = nullptr;
+  ByteBudget* long_lines = nullptr;
+  Turns* long_parses = nullptr;
+  // Called on the reader thread as its very last act: the connection's
+  // threads may be joined and the connection dropped from now on.
+  std::function<void(ConnId, const std::string& reason)> finished;
 };
 
 class Connection;
@@ -70,10 +98,22 @@ class FlushBatch {
 class Connection : public Participant,
                    public std::enable_shared_from_this<Connection> {
  public:
-  Connection(ConnId id, int fd, std::string peer, ConnectionLimits limits);
+  // Takes ownership of the socket `fd`. Throws std::system_error if the
+  // wake-up eventfd cannot be had (the caller then still owns `fd`).
+  Connection(ConnId id, int fd, std::string peer,
+             const ConnectionContext& context);
   ~Connection() override;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
+
+  // Starts the writer and reader threads; `outgoing` marks the link this
+  // server opened (it needs no first message). Throws std::system_error if
+  // a thread cannot be created; then no thread is left running and the
+  // socket is untouched, so the caller can refuse() the connection.
+  void start(bool outgoing);
+  // For a connection that could not be started: sends `line` without
+  // blocking, then closes the socket.
+  void refuse(std::string_view line);
 
   // Participant (called under the node lock; never block).
   void deliver(const Payload& line) override;
@@ -86,24 +126,14 @@ class Connection : public Participant,
   // holds for the peer (a slow consumer must not keep a backlog alive).
   void abort(std::string_view reason, bool reset = false);
 
-  void start_writer();
-  // After close(): waits (bounded) until everything queued, the final line
-  // included, has been written; then shuts down the sending side so the
-  // peer sees the end of the stream after the reply. Returns false if the
-  // connection was aborted instead.
-  bool wait_flushed(TimePoint deadline);
-  // Ends the writer, joins it and closes the socket. Idempotent.
-  void finish();
+  // Joins the reader thread (the server does, once finished was called).
+  void join_reader() { reader_.join(); }
 
   ConnId id() const { return id_; }
-  int fd() const { return fd_; }
   const std::string& peer() const { return peer_; }
   bool closing() const;
   std::string close_reason() const;
   Role role() const;
-
-  // The reader thread, owned here so the server can join it.
-  Thread& reader_thread() { return reader_; }
 
  private:
   friend class FlushBatch;
@@ -115,7 +145,20 @@ class Connection : public Participant,
     std::vector<iovec> vectors;  // scratch for sendmsg
   };
 
-  void run_writer();
+  // The reader thread: reads, frames and parses lines and applies them to
+  // the node until the connection is closing, then runs the close tail.
+  void read_loop(bool outgoing);
+  // Hands one line to the node (parsed, or refused with INVALID_MESSAGE).
+  void handle_line(Parser& parser, std::string_view line);
+  // Sends INVALID_MESSAGE `info` and closes, through the node.
+  void reject(const std::string& info);
+  // The end of every connection, on its reader thread: the node forgets
+  // it, the final reply is flushed, the peer's last bytes are drained for
+  // the linger, the writer is joined and the socket closed.
+  void close_connection(std::string reason);
+
+  // The writer thread: writes what a non-blocking flush left behind.
+  void write_loop();
   void flush_now();
   // Takes ownership of the sending side and everything queued.
   void claim_locked(Claim& claim);
@@ -124,17 +167,27 @@ class Connection : public Participant,
   // of the queue, and the writer thread is woken if anything is left.
   void write_claim(Claim& claim, int flags);
   void abort_locked(std::string_view reason, bool reset);
+  // Wakes the reader out of its poll; the caller holds queue_mutex_.
+  void wake_reader_locked();
+  // After close(): waits (bounded) until everything queued, the final line
+  // included, has been written; then shuts down the sending side so the
+  // peer sees the end of the stream after the reply. Returns false if the
+  // connection was aborted instead.
+  bool wait_flushed(TimePoint deadline);
+  // Ends the writer, joins it and closes the socket. Idempotent.
+  void finish();
 
   const ConnId id_;
   const int fd_;
+  const int wake_fd_;
   const std::string peer_;
-  const ConnectionLimits limits_;
+  const ConnectionContext& context_;
 
   mutable std::mutex queue_mutex_;
   std::condition_variable queue_changed_;
   std::deque<Payload> queue_;
   std::size_t head_offset_ = 0;  // bytes of queue_.front() already written
-  std::size_t queued_bytes_ = 0;  // queued and being written
+  std::size_t queued_bytes_ = 0;  // queued and being written, as accounted
   bool writing_ = false;          // a thread owns the sending side
   bool batch_listed_ = false;     // some FlushBatch will flush this
   std::size_t queue_limit_;

@@ -9,6 +9,7 @@
 
 #include <cstring>
 
+#include "budget.h"
 #include "protocol.h"
 
 namespace activity {
@@ -17,10 +18,19 @@ constexpr std::size_t kInitialBytes = 4096;
 constexpr std::size_t kBusyBytes = 64 * 1024;
 }
 
-LineReader::LineReader(std::size_t max_line_bytes)
-    : max_line_(max_line_bytes) {
+LineReader::LineReader(std::size_t max_line_bytes, ByteBudget* long_lines)
+    : max_line_(max_line_bytes), long_lines_(long_lines) {
   capacity_ = kInitialBytes < max_line_ + 2 ? kInitialBytes : max_line_ + 2;
   buffer_ = std::make_unique<char[]>(capacity_ + kParsePadding);
+}
+
+LineReader::~LineReader() {
+  if (long_lines_ != nullptr) long_lines_->give_back(charged_);
+}
+
+void LineReader::trim() {
+  const std::size_t busy = std::min(kBusyBytes, max_line_ + 2);
+  if (capacity_ > busy && end_ - start_ <= busy / 2) resize(busy);
 }
 
 LineReader::Span LineReader::prepare() {
@@ -43,13 +53,23 @@ void LineReader::commit(std::size_t count) {
   end_ += count;
 }
 
-void LineReader::resize(std::size_t capacity) {
+bool LineReader::resize(std::size_t capacity) {
+  if (long_lines_ != nullptr) {
+    const std::size_t charge = capacity > kBusyBytes ? capacity - kBusyBytes : 0;
+    if (charge > charged_) {
+      if (!long_lines_->try_take(charge - charged_)) return false;
+    } else {
+      long_lines_->give_back(charged_ - charge);
+    }
+    charged_ = charge;
+  }
   auto replaced = std::make_unique<char[]>(capacity + kParsePadding);
   std::memcpy(replaced.get(), buffer_.get() + start_, end_ - start_);
   end_ -= start_;
   start_ = 0;
   buffer_ = std::move(replaced);
   capacity_ = capacity;
+  return true;
 }
 
 void LineReader::make_room() {
@@ -65,7 +85,7 @@ void LineReader::make_room() {
   std::size_t grown = capacity_ * 2;
   if (grown > max_line_ + 2) grown = max_line_ + 2;
   if (grown <= capacity_) return;  // next() reports kTooLong
-  resize(grown);
+  if (!resize(grown)) over_budget_ = true;
 }
 
 LineReader::Status LineReader::next(std::string_view& line) {

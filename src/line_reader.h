@@ -3,6 +3,10 @@
 // growable buffer; reads go straight into it and lines are handed out as
 // views into it, each followed by at least kParsePadding readable bytes so
 // simdjson can parse them in place.
+//
+// Memory: the buffer is 4 KiB, grows to 64 KiB for a busy peer, and beyond
+// that only for one long line, drawing the excess from a ByteBudget shared
+// by every connection; trim() gives it back once the long line is gone.
 #pragma once
 
 #include <cstddef>
@@ -11,18 +15,34 @@
 
 namespace activity {
 
+class ByteBudget;
+
 class LineReader {
  public:
   enum class Status { kLine, kNeedMore, kTooLong };
 
-  explicit LineReader(std::size_t max_line_bytes);
+  // Growth past the busy size draws on `long_lines` (none: unbounded).
+  explicit LineReader(std::size_t max_line_bytes,
+                      ByteBudget* long_lines = nullptr);
+  ~LineReader();
+  LineReader(const LineReader&) = delete;
+  LineReader& operator=(const LineReader&) = delete;
 
   struct Span {
     char* data;
-    std::size_t size;  // at least 1 while next() has not said kTooLong
+    // At least 1 unless next() said kTooLong or the long-line budget
+    // refused the room (over_budget()).
+    std::size_t size;
   };
   // Space to read into, made room for first.
   Span prepare();
+  // True once a long line could not grow because the budget was spent.
+  bool over_budget() const { return over_budget_; }
+  // Gives back buffer space beyond the busy size that buffered data no
+  // longer needs. Call when the lines of a read have been handled.
+  void trim();
+  // Bytes of buffer held (padding excluded).
+  std::size_t capacity() const { return capacity_; }
   // Records that `count` bytes were written at prepare().data.
   void commit(std::size_t count);
 
@@ -37,9 +57,13 @@ class LineReader {
  private:
   void make_room();
   // Moves the unfinished data to the front of a new buffer of `capacity`.
-  void resize(std::size_t capacity);
+  // Returns false, changing nothing, if the budget refuses the growth.
+  bool resize(std::size_t capacity);
 
   std::size_t max_line_;
+  ByteBudget* long_lines_;
+  std::size_t charged_ = 0;  // taken from long_lines_
+  bool over_budget_ = false;
   std::unique_ptr<char[]> buffer_;
   std::size_t capacity_ = 0;  // usable bytes, padding excluded
   std::size_t start_ = 0;     // first byte of the unfinished data

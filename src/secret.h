@@ -2,10 +2,14 @@
 // as base-32 text, and comparison in constant time.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
 namespace activity {
+
+// Length of generate_secret()'s text (also each server's own id).
+inline constexpr std::size_t kGeneratedSecretBytes = 26;
 
 // 128 random bits as 26 characters of RFC 4648 base-32 (lower case, no
 // padding). Throws std::runtime_error if the kernel cannot supply them.

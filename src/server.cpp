@@ -1,13 +1,10 @@
-// Server lifecycle and threads (see server.h). Every connection goes
-// through one close path, in serve(): the node forgets it (under the node
-// lock), a final reply is flushed and the sending side shut down, the input
-// is drained for a short linger so the peer's unread data does not turn the
-// close into a reset that would destroy the reply, then the writer is
-// joined and the socket closed. The timer thread joins the reader thread
-// afterwards.
+// Server accept loop and lifecycle (see server.h). A connection's own life
+// is in connection.cpp; when it has finished, its reader thread reports so
+// (finished()) and the timer thread joins it.
 #include "server.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -55,15 +52,37 @@ void set_socket_options(int fd, Millis write_timeout) {
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
 }
 
+// The one line a refused connection gets.
+std::string refusal(std::string_view why) {
+  return encode_info_message(Command::kInvalidMessage,
+                             "server cannot take this connection now: " +
+                                 std::string(why));
+}
+
+// Sends a refusal on a socket no Connection owns, then closes it.
+void refuse_socket(int fd, std::string_view why) {
+  const std::string line = refusal(why);
+  (void)!send(fd, line.data(), line.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  char sink[4096];
+  for (int round = 0; round < 16; ++round) {
+    if (recv(fd, sink, sizeof sink, MSG_DONTWAIT) <= 0) break;
+  }
+  ::shutdown(fd, SHUT_WR);
+  ::close(fd);
+}
+
 }  // namespace
 
 Server::Server(ServerOptions options)
-    : options_(std::move(options)), id_(generate_secret()) {}
+    : options_(std::move(options)),
+      id_(generate_secret()),
+      long_lines_(options_.long_line_budget) {}
 
 Server::~Server() { stop(); }
 
 void Server::start() {
   bind_listener();
+  spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   NodeConfig config;
   config.id = id_;
   config.secret = options_.secret;
@@ -71,7 +90,23 @@ void Server::start() {
   config.port = port_;
   config.lock_timeout = options_.lock_timeout;
   config.server_timeout = options_.server_timeout;
-  node_ = std::make_unique<NodeState>(std::move(config));
+  config.limits = options_.node;
+  node_ = std::make_unique<GuardedNode>(std::move(config));
+  context_.max_line_bytes = options_.max_line_bytes;
+  context_.max_depth = options_.max_depth;
+  context_.fields = options_.fields;
+  context_.client_queue_bytes = options_.client_queue_bytes;
+  context_.server_queue_bytes = options_.server_queue_bytes;
+  context_.handshake_timeout = options_.handshake_timeout;
+  context_.line_timeout = options_.line_timeout;
+  context_.write_timeout = options_.write_timeout;
+  context_.linger = options_.linger;
+  context_.node = node_.get();
+  context_.long_lines = &long_lines_;
+  context_.long_parses = &long_parses_;
+  context_.finished = [this](ConnId id, const std::string& reason) {
+    finished(id, reason);
+  };
   started_ = true;
   try {
     if (!options_.remote_host.empty()) connect_to_remote();
@@ -145,153 +180,70 @@ void Server::connect_to_remote() {
                              kConnectTimeout, error);
   if (fd < 0) throw std::runtime_error("cannot connect to " + peer + ": " + error);
   log(LogLevel::kInfo, "connected to ", peer, "; authenticating");
-  admit(fd, peer, true);
+  if (!admit(fd, peer, true)) {
+    throw std::runtime_error("cannot serve the link to " + peer);
+  }
 }
 
-void Server::admit(int fd, const std::string& peer, bool outgoing) {
+bool Server::adopt(int fd, const std::string& peer) {
+  return admit(fd, peer, false);
+}
+
+bool Server::admit(int fd, const std::string& peer, bool outgoing) {
   set_socket_options(fd, options_.write_timeout);
-  ConnectionLimits limits;
-  limits.client_queue_bytes = options_.client_queue_bytes;
-  limits.server_queue_bytes = options_.server_queue_bytes;
   std::shared_ptr<Connection> conn;
-  {
-    std::lock_guard<std::mutex> lock(conns_mutex_);
-    const ConnId id = next_id_++;
-    conn = std::make_shared<Connection>(id, fd, peer, limits);
-    conns_.emplace(id, conn);
-    ++open_connections_;
-    if (outgoing) startup_link_ = id;
-  }
-  conn->start_writer();
-  {
-    std::lock_guard<std::mutex> lock(node_mutex_);
-    if (outgoing) {
-      // AUTHENTICATE must be the first line on the link.
-      conn->deliver(make_payload(encode_authenticate(options_.secret)));
-      node_->add_outgoing_link(conn->id(), conn, Clock::now());
-    } else {
-      node_->add_connection(conn->id(), conn);
-    }
-  }
-  log(LogLevel::kDebug, "connection ", conn->id(), " from ", peer);
+  bool registered = false;
   try {
-    // The thread gets a plain pointer: conns_ keeps the connection alive
-    // until the thread is joined, and a shared_ptr stored in the
-    // connection's own Thread would be a reference cycle.
-    Connection* raw = conn.get();
-    conn->reader_thread().start(kConnectionThreadStack,
-                                [this, raw, outgoing] { serve(*raw, outgoing); });
-  } catch (const std::exception& error) {
-    log(LogLevel::kError, "cannot start a thread for ", peer, ": ",
-        error.what());
+    ConnId id = 0;
     {
-      std::lock_guard<std::mutex> lock(node_mutex_);
-      node_->remove_connection(conn->id());
+      std::lock_guard<std::mutex> lock(conns_mutex_);
+      id = next_id_++;
     }
-    conn->finish();
+    conn = std::make_shared<Connection>(id, fd, peer, context_);
+    {
+      std::lock_guard<std::mutex> lock(conns_mutex_);
+      conns_.emplace(id, conn);
+      ++open_connections_;
+      if (outgoing) startup_link_ = id;
+    }
+    node_->run([&](NodeState& node) {
+      registered = true;
+      if (outgoing) {
+        // AUTHENTICATE must be the first line on the link.
+        conn->deliver(make_payload(encode_authenticate(options_.secret)));
+        node.add_outgoing_link(conn->id(), conn, Clock::now());
+      } else {
+        node.add_connection(conn->id(), conn);
+      }
+    });
+    conn->start(outgoing);
+  } catch (const std::exception& error) {
+    // Out of threads (RLIMIT_NPROC, pid_max, a cgroup's pids.max), of
+    // descriptors for the eventfd, or of memory: this connection is
+    // refused with a reason and every other one goes on.
+    const std::string why = error.what();
+    log(LogLevel::kWarn, "refusing ", peer, ": ", why);
+    if (!conn) {
+      refuse_socket(fd, why);
+      return false;
+    }
+    if (registered) {
+      node_->run([&](NodeState& node) { node.remove_connection(conn->id()); });
+    }
+    conn->refuse(refusal(why));
     std::lock_guard<std::mutex> lock(conns_mutex_);
     conns_.erase(conn->id());
     --open_connections_;
+    return false;
   }
+  log(LogLevel::kDebug, "connection ", conn->id(), " from ", peer);
+  return true;
 }
 
-void Server::serve(Connection& conn, bool outgoing) {
-  const ConnId id = conn.id();
-  LineReader reader(options_.max_line_bytes);
-  Parser parser(ParserOptions{options_.max_line_bytes, options_.max_depth,
-                              false});
-  const TimePoint accepted = Clock::now();
-  bool heard_first = outgoing;
-  TimePoint line_started{};
-  bool had_partial = false;
-  std::string end_reason = "closed by peer";
-
-  auto reject = [&](const std::string& info) {
-    std::lock_guard<std::mutex> lock(node_mutex_);
-    node_->reject(id, info);
-  };
-
-  {
-    // Deliveries this thread causes are written when the batch is flushed;
-    // it ends (and flushes) before this thread can wait on its own close.
-    FlushBatch batch;
-    while (!conn.closing()) {
-      int timeout = -1;
-      if (!heard_first) {
-        timeout = poll_millis_until(accepted + options_.handshake_timeout);
-      } else if (had_partial) {
-        timeout = poll_millis_until(line_started + options_.line_timeout);
-      }
-      pollfd waiting{conn.fd(), POLLIN, 0};
-      const int ready = poll(&waiting, 1, timeout);
-      if (ready < 0 && errno == EINTR) continue;
-      if (ready == 0) {
-        reject(!heard_first
-                   ? "no message within the handshake timeout of " +
-                         std::to_string(options_.handshake_timeout.count()) + " ms"
-                   : "line not completed within " +
-                         std::to_string(options_.line_timeout.count()) + " ms");
-        break;
-      }
-      const LineReader::Span space = reader.prepare();
-      const ssize_t got = recv(conn.fd(), space.data, space.size, 0);
-      if (got < 0 && errno == EINTR) continue;
-      if (got <= 0) {
-        end_reason = got == 0 ? "closed by peer" : errno_text(errno);
-        break;
-      }
-      reader.commit(static_cast<std::size_t>(got));
-      std::string_view line;
-      LineReader::Status status = LineReader::Status::kNeedMore;
-      while (!conn.closing() &&
-             (status = reader.next(line)) == LineReader::Status::kLine) {
-        if (is_blank(line)) continue;
-        heard_first = true;
-        ParseResult parsed = parser.parse(line, true);
-        std::lock_guard<std::mutex> lock(node_mutex_);
-        if (parsed.ok()) {
-          node_->handle(id, *parsed.message, line, Clock::now());
-        } else {
-          log(LogLevel::kDebug, "connection ", id, " sent a bad line: ",
-              printable_sample(line, kLogSampleBytes));
-          node_->reject(id, parsed.error);
-        }
-      }
-      if (!conn.closing() && status == LineReader::Status::kTooLong) {
-        reject("line exceeds the limit of " +
-               std::to_string(options_.max_line_bytes) + " bytes");
-      }
-      // Written once per read, after the node lock is released.
-      batch.flush();
-      if (reader.has_partial() && !had_partial) line_started = Clock::now();
-      had_partial = reader.has_partial();
-    }
-
-    std::lock_guard<std::mutex> lock(node_mutex_);
-    node_->remove_connection(id);
-  }
-  if (conn.closing()) {
-    end_reason = conn.close_reason();
-    const TimePoint linger_end = Clock::now() + options_.linger;
-    if (conn.wait_flushed(Clock::now() + options_.write_timeout)) {
-      // Drain what the peer still sends until it closes or the linger ends.
-      char sink[4096];
-      for (;;) {
-        pollfd waiting{conn.fd(), POLLIN, 0};
-        if (poll(&waiting, 1, poll_millis_until(linger_end)) <= 0) break;
-        const ssize_t got = recv(conn.fd(), sink, sizeof sink, 0);
-        if (got < 0 && errno == EINTR) continue;
-        if (got <= 0) break;
-      }
-    }
-  }
-  conn.finish();
-  log(outgoing ? LogLevel::kInfo : LogLevel::kDebug, "connection ", id, " (",
-      conn.peer(), ") closed: ", end_reason);
-
+void Server::finished(ConnId id, const std::string& reason) {
   std::lock_guard<std::mutex> lock(conns_mutex_);
   if (id == startup_link_ && !startup_link_failure_) {
-    startup_link_failure_ = end_reason;
+    startup_link_failure_ = reason;
     startup_link_changed_.notify_all();
   }
   finished_.push_back(conns_.at(id));
@@ -318,8 +270,11 @@ void Server::run_acceptor() {
     }
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-          errno == ENOMEM) {
+      if (errno == EMFILE || errno == ENFILE) {
+        refuse_for_descriptors();
+        continue;
+      }
+      if (errno == ENOBUFS || errno == ENOMEM) {
         log(LogLevel::kError, "accept: ", errno_text(errno),
             "; pausing new connections briefly");
         pollfd pause{listen_fd_, 0, 0};
@@ -349,6 +304,24 @@ void Server::run_acceptor() {
   }
 }
 
+void Server::refuse_for_descriptors() {
+  const int error = errno;
+  log(LogLevel::kError, "accept: ", errno_text(error),
+      "; refusing new connections until descriptors are free");
+  if (spare_fd_ >= 0) {
+    // The reserve descriptor lets one waiting peer be told why.
+    ::close(spare_fd_);
+    spare_fd_ = -1;
+    const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd >= 0) refuse_socket(fd, "the server is out of file descriptors");
+    spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  }
+  if (spare_fd_ < 0) {
+    pollfd pause{listen_fd_, 0, 0};
+    poll(&pause, 1, 100);  // no reserve yet: back off; not a synchronisation
+  }
+}
+
 void Server::run_timer() {
   TimePoint next_announce = Clock::now() + options_.announce_interval;
   std::unique_lock<std::mutex> lock(conns_mutex_);
@@ -361,14 +334,13 @@ void Server::run_timer() {
     lock.unlock();
     reap_finished();
     const TimePoint now = Clock::now();
-    {
-      std::lock_guard<std::mutex> node_lock(node_mutex_);
+    node_->run([&](NodeState& node) {
       if (now >= next_announce) {
-        node_->announce();
+        node.announce();
         next_announce = now + options_.announce_interval;
       }
-      node_->expire(now);
-    }
+      node.expire(now);
+    });
     lock.lock();
   }
 }
@@ -379,7 +351,7 @@ void Server::reap_finished() {
     std::lock_guard<std::mutex> lock(conns_mutex_);
     done.swap(finished_);
   }
-  for (const auto& conn : done) conn->reader_thread().join();
+  for (const auto& conn : done) conn->join_reader();
   // Only now: live_connection_threads() counts threads not yet joined.
   std::lock_guard<std::mutex> lock(conns_mutex_);
   for (const auto& conn : done) conns_.erase(conn->id());
@@ -400,7 +372,7 @@ void Server::stop() {
     for (const auto& entry : conns_) all.push_back(entry.second);
   }
   for (const auto& conn : all) conn->abort("server stopping");
-  for (const auto& conn : all) conn->reader_thread().join();
+  for (const auto& conn : all) conn->join_reader();
   {
     std::lock_guard<std::mutex> lock(conns_mutex_);
     conns_.clear();
@@ -411,27 +383,31 @@ void Server::stop() {
     ::close(listen_fd_);
     listen_fd_ = -1;
   }
+  if (spare_fd_ >= 0) {
+    ::close(spare_fd_);
+    spare_fd_ = -1;
+  }
   log(LogLevel::kInfo, "server ", id_, " stopped");
 }
 
 NodeStats Server::stats() const {
-  std::lock_guard<std::mutex> lock(node_mutex_);
-  return node_ ? node_->stats() : NodeStats{};
+  if (!node_) return NodeStats{};
+  return node_->run([](const NodeState& node) { return node.stats(); });
 }
 
 std::vector<std::string> Server::known_server_ids() const {
-  std::lock_guard<std::mutex> lock(node_mutex_);
-  return node_ ? node_->known_server_ids() : std::vector<std::string>{};
+  if (!node_) return {};
+  return node_->run([](const NodeState& node) { return node.known_server_ids(); });
 }
 
 std::map<std::string, KnownServer> Server::known_servers() const {
-  std::lock_guard<std::mutex> lock(node_mutex_);
-  return node_ ? node_->known_servers() : std::map<std::string, KnownServer>{};
+  if (!node_) return {};
+  return node_->run([](const NodeState& node) { return node.known_servers(); });
 }
 
 std::optional<std::string> Server::stored_secret(const std::string& user) const {
-  std::lock_guard<std::mutex> lock(node_mutex_);
-  return node_ ? node_->stored_secret(user) : std::nullopt;
+  if (!node_) return std::nullopt;
+  return node_->run([&](const NodeState& node) { return node.stored_secret(user); });
 }
 
 std::size_t Server::live_connection_threads() const {

@@ -1,12 +1,18 @@
-// The server's lifecycle and threads: the listening socket and its acceptor
-// thread, one reader thread per connection (each with its own writer, see
-// connection.h), the optional link to a parent server opened at start-up,
+// The server's accept loop and lifecycle: the listening socket and its
+// acceptor thread, the optional link to a parent server opened at start-up,
 // and the timer thread that sends SERVER_ANNOUNCE, expires silent servers
 // and late lock rounds, and joins the threads of finished connections.
+// Everything else about a connection (its reader, writer and close path)
+// is in connection.h.
+//
+// Exhaustion is survivable: a connection whose descriptor, threads or
+// memory cannot be had is refused with one INVALID_MESSAGE line, and the
+// server goes on serving the others (see admit()).
 //
 // Lock order (outermost first): conns_mutex_ is never held while taking
-// node_mutex_; node_mutex_ may be held while taking a connection's queue
-// mutex (Connection::deliver). Threads are never joined under any of them.
+// the node mutex (GuardedNode); the node mutex may be held while taking a
+// connection's queue mutex (Connection::deliver). Threads are never joined
+// under any of them.
 #pragma once
 
 #include <atomic>
@@ -45,6 +51,9 @@ struct ServerOptions {
   std::size_t max_connections = kDefaultMaxConnections;
   std::size_t client_queue_bytes = kDefaultClientQueueBytes;
   std::size_t server_queue_bytes = kDefaultServerQueueBytes;
+  std::size_t long_line_budget = kDefaultLongLineBudgetBytes;
+  FieldLimits fields{};
+  NodeLimits node{};
 };
 
 class Server {
@@ -78,25 +87,40 @@ class Server {
   std::optional<std::string> stored_secret(const std::string& user) const;
   // Number of connection reader threads not yet joined.
   std::size_t live_connection_threads() const;
+  // Bytes of the long-line budget in use.
+  std::size_t long_line_bytes_in_use() const { return long_lines_.used(); }
+
+  // Serves an already connected socket as if it had been accepted (the
+  // fuzz target drives the server over socketpairs this way). Returns false
+  // if the connection was refused.
+  bool adopt(int fd, const std::string& peer);
 
  private:
   void bind_listener();
   void connect_to_remote();
   void run_acceptor();
+  // accept() failed for want of descriptors: refuses one waiting peer with
+  // a line, using the descriptor held in reserve for this.
+  void refuse_for_descriptors();
   void run_timer();
-  void admit(int fd, const std::string& peer, bool outgoing);
-  void serve(Connection& conn, bool outgoing);
+  // Starts serving `fd`; on failure refuses it with a one-line reason and
+  // returns false. Never throws.
+  bool admit(int fd, const std::string& peer, bool outgoing);
+  void finished(ConnId id, const std::string& reason);
   void reap_finished();
 
   ServerOptions options_;
   std::string id_;
   int listen_fd_ = -1;
+  int spare_fd_ = -1;  // held so a refusal can still be accepted at EMFILE
   std::uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
   bool started_ = false;
 
-  mutable std::mutex node_mutex_;
-  std::unique_ptr<NodeState> node_;
+  std::unique_ptr<GuardedNode> node_;
+  ByteBudget long_lines_;
+  Turns long_parses_{kMaxConcurrentLongParses};
+  ConnectionContext context_;
 
   mutable std::mutex conns_mutex_;
   std::map<ConnId, std::shared_ptr<Connection>> conns_;

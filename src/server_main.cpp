@@ -1,6 +1,8 @@
 // activity-server: parses the command line, starts the server, prints a
 // generated secret, and runs until SIGINT or SIGTERM, then stops cleanly.
+#include <malloc.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <exception>
@@ -25,6 +27,38 @@ sigset_t block_stop_signals() {
   return signals;
 }
 
+// Memory a long line used is given back to the system when it is freed:
+// glibc otherwise raises its mmap threshold after the first large free and
+// keeps later large buffers in its heaps for good.
+void return_large_buffers() {
+  constexpr int kThreshold = 128 * 1024;
+  mallopt(M_MMAP_THRESHOLD, kThreshold);
+  mallopt(M_TRIM_THRESHOLD, kThreshold);
+}
+
+// Each connection holds two descriptors; the soft limit (often 1024) would
+// stop the server far below --max-connections, so it is raised to the hard
+// limit, as an operator would with `ulimit -n`.
+void raise_descriptor_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+// The log writer runs from here to every return of main, which writes
+// whatever is still queued.
+class LogWriterScope {
+ public:
+  explicit LogWriterScope(std::size_t lines_per_second) {
+    activity::start_log_writer(lines_per_second);
+  }
+  ~LogWriterScope() { activity::stop_log_writer(); }
+  LogWriterScope(const LogWriterScope&) = delete;
+  LogWriterScope& operator=(const LogWriterScope&) = delete;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -41,8 +75,12 @@ int main(int argc, char** argv) {
     return 0;
   }
   set_log_level(command_line.log_level);
+  return_large_buffers();
+  raise_descriptor_limit();
   signal(SIGPIPE, SIG_IGN);
+  // Before any thread starts: every thread inherits the blocked signals.
   const sigset_t stop_signals = block_stop_signals();
+  LogWriterScope log_writer(command_line.log_lines_per_second);
 
   ServerOptions& options = command_line.options;
   if (command_line.generate_secret) {

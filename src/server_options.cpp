@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli.h"
+#include "secret.h"
 
 namespace activity {
 namespace {
@@ -70,8 +71,35 @@ CommandSpec server_command_spec() {
            number(kDefaultClientQueueBytes)},
           {"server-queue-bytes", "most bytes queued for one server link", true,
            number(kDefaultServerQueueBytes)},
+          {"long-line-budget",
+           "read-buffer bytes all connections together may use for lines "
+           "over 64 KiB",
+           true, number(kDefaultLongLineBudgetBytes)},
+          {"max-username-bytes", "longest accepted username", true,
+           number(kDefaultMaxUsernameBytes)},
+          {"max-secret-bytes", "longest accepted secret", true,
+           number(kDefaultMaxSecretBytes)},
+          {"max-id-bytes", "longest accepted server id", true,
+           number(kDefaultMaxIdBytes)},
+          {"max-hostname-bytes", "longest accepted hostname", true,
+           number(kDefaultMaxHostnameBytes)},
+          {"max-users", "most users stored", true, number(kDefaultMaxUsers)},
+          {"max-known-servers", "most other servers known", true,
+           number(kDefaultMaxKnownServers)},
+          {"max-pending-registrations",
+           "most registrations this server waits on at once", true,
+           number(kDefaultMaxPendingRegistrations)},
+          {"max-registrations-per-connection",
+           "REGISTERs accepted on one connection", true,
+           number(kDefaultMaxRegistrationsPerConnection)},
+          {"max-registrations-per-second",
+           "REGISTERs accepted per second from all clients", true,
+           number(kDefaultRegistrationsPerSecond)},
           {"log-level", "debug, info, warn, error or off", true,
            std::string("info")},
+          {"log-lines-per-second",
+           "most log lines written per second (the rest are counted)", true,
+           number(kDefaultLogLinesPerSecond)},
           {"h,help", "print this help and exit", false, none},
       },
       {
@@ -134,6 +162,33 @@ ServerCommandLine parse_server_command_line(int argc,
   o.max_connections = size_option(parsed, "max-connections", 1, 1000000);
   o.client_queue_bytes = size_option(parsed, "client-queue-bytes", 1024, 1ULL << 40);
   o.server_queue_bytes = size_option(parsed, "server-queue-bytes", 1024, 1ULL << 40);
+  o.long_line_budget = size_option(parsed, "long-line-budget", 0, 1ULL << 40);
+  constexpr std::uint64_t kMaxField = 1ULL << 20;
+  o.fields.username = size_option(parsed, "max-username-bytes", 1, kMaxField);
+  o.fields.secret = size_option(parsed, "max-secret-bytes", 1, kMaxField);
+  o.fields.id = size_option(parsed, "max-id-bytes", 1, kMaxField);
+  o.fields.hostname = size_option(parsed, "max-hostname-bytes", 1, kMaxField);
+  if (o.fields.username < 9) {
+    throw UsageError("--max-username-bytes must be at least 9 (anonymous)");
+  }
+  if (o.fields.id < kGeneratedSecretBytes) {
+    throw UsageError("--max-id-bytes must be at least " +
+                     std::to_string(kGeneratedSecretBytes) + " (this server's own id)");
+  }
+  if (o.fields.hostname < o.local_host.size()) {
+    throw UsageError("--max-hostname-bytes is shorter than --local-host");
+  }
+  constexpr std::uint64_t kMaxCount = 100000000;
+  o.node.max_users = size_option(parsed, "max-users", 1, kMaxCount);
+  o.node.max_known_servers = size_option(parsed, "max-known-servers", 1, kMaxCount);
+  o.node.max_pending_registrations =
+      size_option(parsed, "max-pending-registrations", 1, kMaxCount);
+  o.node.max_registrations_per_connection =
+      size_option(parsed, "max-registrations-per-connection", 1, kMaxCount);
+  o.node.registrations_per_second =
+      size_option(parsed, "max-registrations-per-second", 1, kMaxCount);
+  out.log_lines_per_second =
+      size_option(parsed, "log-lines-per-second", 1, kMaxCount);
   const std::string level = parsed.value("log-level");
   const std::optional<LogLevel> parsed_level = parse_log_level(level);
   if (!parsed_level) {

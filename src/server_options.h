@@ -13,6 +13,7 @@ namespace activity {
 struct ServerCommandLine {
   ServerOptions options;
   LogLevel log_level = LogLevel::kInfo;
+  std::size_t log_lines_per_second = kDefaultLogLinesPerSecond;
   bool show_help = false;
   std::string help_text;
   // True when no -s was given: main() generates the secret and prints it.

@@ -81,21 +81,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
     }
   }
 
-  LineReader reader(kMaxLine);
+  auto reader = std::make_unique<LineReader>(kMaxLine);
   std::size_t offset = 0;
   while (offset < size) {
     // The chunk size comes from the data itself: 1 to 64 bytes.
     const std::size_t want = 1 + (data[offset] & 63);
-    LineReader::Span space = reader.prepare();
+    LineReader::Span space = reader->prepare();
     std::size_t take = std::min({want, size - offset, space.size});
     require(take > 0);
     std::copy(data + offset, data + offset + take, space.data);
-    reader.commit(take);
+    reader->commit(take);
     offset += take;
 
     std::string_view line;
     LineReader::Status status;
-    while ((status = reader.next(line)) == LineReader::Status::kLine) {
+    while ((status = reader->next(line)) == LineReader::Status::kLine) {
       require(line.size() <= kMaxLine);
       if (line.empty()) continue;
       const int slot = static_cast<unsigned char>(line[0]) % kSlots;
@@ -124,7 +124,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
       require(stats.server_links <= stats.connections);
     }
     if (status == LineReader::Status::kTooLong) {
-      reader = LineReader(kMaxLine);  // the server closes; start afresh
+      reader = std::make_unique<LineReader>(kMaxLine);  // closed: start afresh
     }
   }
   node.expire(now + Millis(60000));
