@@ -343,6 +343,16 @@ void NodeState::handle_activity(ConnId id, Connection& conn,
   }
   const Payload line =
       make_payload(encode_activity_broadcast(m.activity, conn.username));
+  if (line->size() - 1 > config_.max_line_bytes) {
+    // Stamping adds bytes: an ACTIVITY_MESSAGE near the limit would give a
+    // broadcast over it, which the next server would refuse by closing
+    // the link.
+    reject(id, "ACTIVITY_MESSAGE: the activity's broadcast would be " +
+                   std::to_string(line->size() - 1) +
+                   " bytes, over the line limit of " +
+                   std::to_string(config_.max_line_bytes) + " bytes");
+    return;
+  }
   send_to_links(line);
   send_to_clients(line);
 }

@@ -68,6 +68,10 @@ struct NodeConfig {
   Millis lock_timeout = kDefaultLockTimeout;
   Millis server_timeout = kDefaultServerTimeout;
   NodeLimits limits{};
+  // The line limit, which every server of the network is assumed to share:
+  // a broadcast this server builds must not be longer, or the next server
+  // would refuse it and close the link.
+  std::size_t max_line_bytes = kDefaultMaxLineBytes;
 };
 
 struct KnownServer {

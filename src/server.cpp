@@ -90,6 +90,7 @@ void Server::start() {
   config.port = port_;
   config.lock_timeout = options_.lock_timeout;
   config.server_timeout = options_.server_timeout;
+  config.max_line_bytes = options_.max_line_bytes;
   config.limits = options_.node;
   node_ = std::make_unique<GuardedNode>(std::move(config));
   context_.max_line_bytes = options_.max_line_bytes;
@@ -140,8 +141,10 @@ void Server::bind_listener() {
   }
   std::string last_error = "no address";
   for (addrinfo* entry = found; entry != nullptr; entry = entry->ai_next) {
-    const int fd =
-        socket(entry->ai_family, entry->ai_socktype | SOCK_CLOEXEC, 0);
+    // Non-blocking: the acceptor polls, so that accept() never waits with
+    // the reserve descriptor given up (see refuse_for_descriptors).
+    const int fd = socket(entry->ai_family,
+                          entry->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
       last_error = errno_text(errno);
       continue;
@@ -260,6 +263,14 @@ std::optional<std::string> Server::wait_for_startup_link(Millis grace) {
 
 void Server::run_acceptor() {
   for (;;) {
+    // Linux's accept() takes a descriptor before it waits for a peer, so it
+    // fails at once while descriptors are exhausted: wait for a peer first.
+    pollfd waiting{listen_fd_, POLLIN, 0};
+    if (poll(&waiting, 1, -1) < 0 && errno != EINTR) {
+      log(LogLevel::kError, "poll on the listening socket: ", errno_text(errno));
+      return;
+    }
+    if (stopping_) return;
     sockaddr_storage address{};
     socklen_t length = sizeof address;
     const int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&address),
@@ -269,7 +280,10 @@ void Server::run_acceptor() {
       return;
     }
     if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN ||
+          errno == EWOULDBLOCK) {
+        continue;
+      }
       if (errno == EMFILE || errno == ENFILE) {
         refuse_for_descriptors();
         continue;
@@ -309,7 +323,9 @@ void Server::refuse_for_descriptors() {
   log(LogLevel::kError, "accept: ", errno_text(error),
       "; refusing new connections until descriptors are free");
   if (spare_fd_ >= 0) {
-    // The reserve descriptor lets one waiting peer be told why.
+    // The reserve descriptor lets the waiting peer be told why. The
+    // listening socket is non-blocking, so this never waits with the
+    // reserve given up.
     ::close(spare_fd_);
     spare_fd_ = -1;
     const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);

@@ -12,28 +12,13 @@
 #include <vector>
 
 #include "child_process.h"
+#include "server_process.h"
 #include "test_support.h"
 
 using namespace activity;
 using namespace activity::test;
 
 namespace {
-
-std::string server_path() { return binary_from_env("ACTIVITY_SERVER"); }
-
-// The port in the server's "listening on port N" log line.
-std::optional<std::uint16_t> logged_port(const std::string& logged) {
-  const std::string marker = "listening on port ";
-  const std::size_t at = logged.find(marker);
-  if (at == std::string::npos) return std::nullopt;
-  std::size_t end = at + marker.size();
-  while (end < logged.size() && std::isdigit(static_cast<unsigned char>(logged[end]))) {
-    ++end;
-  }
-  const std::string digits = logged.substr(at + marker.size(), end - at - marker.size());
-  if (digits.empty() || digits.size() > 5) return std::nullopt;
-  return static_cast<std::uint16_t>(std::stoul(digits));
-}
 
 // True when `text` has `shape`'s length and a digit wherever `shape` has
 // '#', and `shape`'s character everywhere else.
@@ -52,26 +37,6 @@ std::pair<int, std::string> run_to_exit(const std::vector<std::string>& args) {
   std::optional<int> status = server.wait_exit(10000ms);
   REQUIRE(status);
   return {*status, server.stderr_text()};
-}
-
-// Starts a server process on a free port and returns it with that port.
-struct RunningServer {
-  std::unique_ptr<ChildProcess> process;
-  std::uint16_t port = 0;
-  std::string secret;
-};
-
-RunningServer start_server(std::vector<std::string> args) {
-  RunningServer running;
-  args.insert(args.end(), {"-lp", "0", "--bind", "127.0.0.1", "-lh",
-                           "127.0.0.1", "-a", "100"});
-  running.process = std::make_unique<ChildProcess>(server_path(), args);
-  REQUIRE(running.process->wait_stderr("listening on port", 10000ms));
-  const std::optional<std::uint16_t> port =
-      logged_port(running.process->stderr_text());
-  REQUIRE(port);
-  running.port = *port;
-  return running;
 }
 
 bool one_line(const std::string& text) {

@@ -47,6 +47,7 @@ class ChildProcess {
   bool running();
   // Sends `signal` to the child if it is still running.
   void send_signal(int signal);
+  pid_t pid() const { return pid_; }
 
  private:
   // Waits up to `deadline` for output on stdout or stderr and appends it.

@@ -188,8 +188,8 @@ std::optional<Message> LineClient::read_message(Millis timeout) {
   if (!line) return std::nullopt;
   ParseResult parsed = parser_.parse(*line);
   if (!parsed.ok()) {
-    throw std::runtime_error("server sent a bad line: " + *line + " (" +
-                             parsed.error + ")");
+    throw std::runtime_error("server sent a bad line: " +
+                             printable_sample(*line, 200) + " (" + parsed.error + ")");
   }
   return parsed.message;
 }
