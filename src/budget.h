@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 
 namespace activity {
@@ -38,8 +39,10 @@ class ByteBudget {
   std::atomic<std::size_t> used_{0};
 };
 
-// A fixed number of turns. acquire() waits for a free one; every holder
-// does bounded work (a parse) before it releases, so the wait is bounded.
+// A fixed number of turns, given first come, first served. acquire()
+// waits for a free one; every holder does bounded work (a parse) before it
+// releases, and no waiter is overtaken, so each wait is bounded by the
+// work of those ahead of it.
 class Turns {
  public:
   explicit Turns(std::size_t count) : free_(count) {}
@@ -48,15 +51,18 @@ class Turns {
 
   void acquire() {
     std::unique_lock<std::mutex> lock(mutex_);
-    freed_.wait(lock, [this] { return free_ > 0; });
+    const std::uint64_t ticket = next_ticket_++;
+    changed_.wait(lock, [&] { return ticket == serving_ && free_ > 0; });
     --free_;
+    ++serving_;
+    changed_.notify_all();  // the next in line may find a turn free too
   }
   void release() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       ++free_;
     }
-    freed_.notify_one();
+    changed_.notify_all();
   }
 
   // Holds a turn for a scope.
@@ -73,8 +79,10 @@ class Turns {
 
  private:
   std::mutex mutex_;
-  std::condition_variable freed_;
+  std::condition_variable changed_;
   std::size_t free_;
+  std::uint64_t next_ticket_ = 0;  // the next waiter's place in line
+  std::uint64_t serving_ = 0;      // the place in line served next
 };
 
 }  // namespace activity

@@ -102,47 +102,73 @@ void Connection::refuse(std::string_view line) {
 // --- Reading ---------------------------------------------------------------
 
 void Connection::read_loop(bool outgoing) {
-  LineReader reader(context_.max_line_bytes, context_.long_lines);
+  LineReader reader(context_.max_line_bytes, outgoing ? nullptr : context_.long_lines);
   Parser parser(ParserOptions{context_.max_line_bytes, context_.max_depth,
                               false, context_.fields});
-  const TimePoint accepted = Clock::now();
+  const TimePoint handshake_deadline = Clock::now() + context_.handshake_timeout;
   bool heard_first = outgoing;
-  TimePoint line_started{};
-  bool had_partial = false;
+  TimePoint line_deadline{};  // for the unfinished line, when there is one
+  bool budget_exempt = outgoing;
   std::string end_reason = "closed by peer";
+  const std::string line_timeout_info =
+      "line not completed within " + std::to_string(context_.line_timeout.count()) + " ms";
   {
-    // Deliveries this thread causes are written when the batch is flushed;
-    // it ends (and flushes) before this thread can wait on its own close.
+    // Deliveries this thread causes are written when the batch is flushed:
+    // after every read, and before this thread waits for anything else
+    // (its own close included, since the batch ends first).
     FlushBatch batch;
     while (!closing()) {
-      int timeout = -1;
-      if (!heard_first) {
-        timeout = poll_millis_until(accepted + context_.handshake_timeout);
-      } else if (had_partial) {
-        timeout = poll_millis_until(line_started + context_.line_timeout);
+      // Deadlines are checked here, not only by poll's timeout: a peer
+      // that keeps data waiting would otherwise never let poll time out.
+      const TimePoint now = Clock::now();
+      if (!heard_first && now >= handshake_deadline) {
+        reject("no message within the handshake timeout of " +
+               std::to_string(context_.handshake_timeout.count()) + " ms");
+        break;
       }
-      pollfd waiting[2] = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+      if (reader.has_partial() && now >= line_deadline) {
+        reject(line_timeout_info);
+        break;
+      }
+      int timeout = -1;
+      if (!heard_first) timeout = poll_millis_until(handshake_deadline);
+      if (reader.has_partial()) {
+        const int line_wait = poll_millis_until(line_deadline);
+        if (timeout < 0 || line_wait < timeout) timeout = line_wait;
+      }
+      const LineReader::Span space = reader.prepare();
+      if (space.size == 0 && !reader.over_budget()) {
+        reject("line exceeds the limit of " + std::to_string(context_.max_line_bytes) +
+               " bytes");
+        break;
+      }
+      // With the long-line budget spent, the socket is not read (the peer
+      // waits, as TCP makes it) until another line gives budget back or
+      // this line's deadline passes.
+      const bool reading = space.size > 0;
+      if (!reading) {
+        batch.flush();
+        if (timeout < 0 || timeout > kBudgetRetry.count()) {
+          timeout = static_cast<int>(kBudgetRetry.count());
+        }
+      }
+      pollfd waiting[2] = {{reading ? fd_ : -1, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
       const int ready = poll(waiting, 2, timeout);
       if (ready < 0 && errno == EINTR) continue;
-      if (ready == 0) {
-        reject(!heard_first
-                   ? "no message within the handshake timeout of " +
-                         std::to_string(context_.handshake_timeout.count()) + " ms"
-                   : "line not completed within " +
-                         std::to_string(context_.line_timeout.count()) + " ms");
-        break;
+      if (!reading) {
+        if (reader.has_partial() && Clock::now() >= line_deadline) {
+          reject("line refused: the server's budget of " +
+                 std::to_string(context_.long_lines->limit()) +
+                 " bytes for long lines stayed in use for " +
+                 std::to_string(context_.line_timeout.count()) + " ms");
+          break;
+        }
+        continue;
       }
-      if ((waiting[0].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
-      const LineReader::Span space = reader.prepare();
-      if (space.size == 0) {
-        reject(reader.over_budget()
-                   ? "line refused: the server's budget of " +
-                         std::to_string(context_.long_lines->limit()) +
-                         " bytes for long lines is in use; try again later"
-                   : "line exceeds the limit of " +
-                         std::to_string(context_.max_line_bytes) + " bytes");
-        break;
+      if (ready <= 0 || (waiting[0].revents & (POLLIN | POLLHUP | POLLERR)) == 0) {
+        continue;  // a deadline, or the wake-up: checked at the top
       }
+      const bool had_partial = reader.has_partial();
       const ssize_t got = recv(fd_, space.data, space.size, 0);
       if (got < 0 && errno == EINTR) continue;
       if (got <= 0) {
@@ -152,11 +178,13 @@ void Connection::read_loop(bool outgoing) {
       reader.commit(static_cast<std::size_t>(got));
       std::string_view line;
       LineReader::Status status = LineReader::Status::kNeedMore;
+      bool completed = false;
       while (!closing() &&
              (status = reader.next(line)) == LineReader::Status::kLine) {
+        completed = true;
         if (is_blank(line)) continue;
         heard_first = true;
-        handle_line(parser, line);
+        handle_line(parser, batch, line);
       }
       if (!closing() && status == LineReader::Status::kTooLong) {
         reject("line exceeds the limit of " +
@@ -164,19 +192,31 @@ void Connection::read_loop(bool outgoing) {
       }
       // Written once per read, after the node lock is released.
       batch.flush();
+      // A server link is not held to the budget: refusing its line would
+      // split the tree, and its peer has proved it holds the network secret.
+      if (!budget_exempt && role() == Role::kServerLink) {
+        reader.exempt_from_budget();
+        budget_exempt = true;
+      }
       reader.trim();
-      if (reader.has_partial() && !had_partial) line_started = Clock::now();
-      had_partial = reader.has_partial();
+      parser.trim();
+      // The unfinished line started in this read if the read completed a
+      // line, or if none was unfinished before it.
+      if (reader.has_partial() && (completed || !had_partial)) {
+        line_deadline = Clock::now() + context_.line_timeout;
+      }
     }
   }
   close_connection(std::move(end_reason));
 }
 
-void Connection::handle_line(Parser& parser, std::string_view line) {
+void Connection::handle_line(Parser& parser, FlushBatch& batch, std::string_view line) {
   ParseResult parsed;
-  if (line.size() > kParserKeepBytes && context_.long_parses != nullptr) {
+  if (line.size() > kLongParseBytes && context_.long_parses != nullptr) {
     // A long line's parse takes a turn, so that only a few such parser
-    // buffers exist at once in the whole server.
+    // buffers exist at once in the whole server. Waiting for it must not
+    // hold back what this thread has delivered to others.
+    batch.flush();
     Turns::Hold turn(*context_.long_parses);
     parsed = parser.parse(line, true);
   } else {
@@ -204,9 +244,11 @@ void Connection::close_connection(std::string reason) {
     reason = close_reason();
     const TimePoint linger_end = Clock::now() + context_.linger;
     if (wait_flushed(Clock::now() + context_.write_timeout)) {
-      // Drain what the peer still sends until it closes or the linger ends.
+      // Drain what the peer still sends until it closes or the linger ends
+      // (checked after every read: a peer that keeps sending must not
+      // keep the connection open).
       char sink[4096];
-      for (;;) {
+      while (Clock::now() < linger_end) {
         pollfd waiting{fd_, POLLIN, 0};
         if (poll(&waiting, 1, poll_millis_until(linger_end)) <= 0) break;
         const ssize_t got = recv(fd_, sink, sizeof sink, 0);

@@ -149,7 +149,7 @@ class Connection : public Participant,
   // the node until the connection is closing, then runs the close tail.
   void read_loop(bool outgoing);
   // Hands one line to the node (parsed, or refused with INVALID_MESSAGE).
-  void handle_line(Parser& parser, std::string_view line);
+  void handle_line(Parser& parser, FlushBatch& batch, std::string_view line);
   // Sends INVALID_MESSAGE `info` and closes, through the node.
   void reject(const std::string& info);
   // The end of every connection, on its reader thread: the node forgets

@@ -142,6 +142,62 @@ bool representable(std::string_view token, bool integer) {
   return std::isfinite(std::strtod(copy.c_str(), nullptr));
 }
 
+bool is_high_surrogate(unsigned code) { return code >= 0xD800 && code <= 0xDBFF; }
+bool is_low_surrogate(unsigned code) { return code >= 0xDC00 && code <= 0xDFFF; }
+
+// Copies one string literal, replacing \u escapes of lone surrogates by
+// \ufffd (same length). Returns how many it replaced.
+std::size_t copy_masking_surrogates(std::string_view literal, std::string& out) {
+  std::size_t replaced = 0;
+  std::size_t pos = 0;
+  bool pending_high = false;  // the escape just copied was a high surrogate
+  std::size_t high_at = 0;    // where in `out` it starts
+  while (pos < literal.size()) {
+    if (literal[pos] != '\\' || pos + 1 >= literal.size()) {
+      if (pending_high) {
+        out.replace(high_at, 6, "\\ufffd");
+        ++replaced;
+        pending_high = false;
+      }
+      out.push_back(literal[pos++]);
+      continue;
+    }
+    unsigned code = 0;
+    if (literal[pos + 1] == 'u' && read_hex4(literal, pos + 2, code)) {
+      if (is_low_surrogate(code) && pending_high) {
+        pending_high = false;  // a proper pair
+        out.append(literal.data() + pos, 6);
+      } else {
+        if (pending_high) {
+          out.replace(high_at, 6, "\\ufffd");
+          ++replaced;
+          pending_high = false;
+        }
+        if (is_low_surrogate(code)) {
+          out += "\\ufffd";
+          ++replaced;
+        } else {
+          if (is_high_surrogate(code)) {
+            pending_high = true;
+            high_at = out.size();
+          }
+          out.append(literal.data() + pos, 6);
+        }
+      }
+      pos += 6;
+      continue;
+    }
+    if (pending_high) {
+      out.replace(high_at, 6, "\\ufffd");
+      ++replaced;
+      pending_high = false;
+    }
+    out.append(literal.data() + pos, 2);  // another escape, kept as it is
+    pos += 2;
+  }
+  return replaced;
+}
+
 }  // namespace
 
 JsonMembers::JsonMembers(std::string_view object) : text_(object) {
@@ -248,9 +304,8 @@ void append_minified(std::string& out, std::string_view value) {
   }
 }
 
-NumberMask mask_unrepresentable_numbers(std::string_view line,
-                                        std::string& out) {
-  NumberMask mask;
+JsonMask mask_for_validation(std::string_view line, std::string& out) {
+  JsonMask mask;
   out.clear();
   out.reserve(line.size() + 16);
   char last = '\0';  // the last byte outside strings that was not space
@@ -259,7 +314,7 @@ NumberMask mask_unrepresentable_numbers(std::string_view line,
     const char c = line[pos];
     if (c == '"') {
       const std::size_t end = skip_string(line, pos);
-      out.append(line.data() + pos, end - pos);
+      mask.masked += copy_masking_surrogates(line.substr(pos, end - pos), out);
       pos = end;
       last = '"';
       continue;

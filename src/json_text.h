@@ -51,19 +51,20 @@ bool decode_json_string(std::string_view quoted, std::string& out);
 // Appends validated JSON `value` without the whitespace outside strings.
 void append_minified(std::string& out, std::string_view value);
 
-// The outcome of masking a line's unrepresentable numbers.
-struct NumberMask {
-  std::size_t masked = 0;  // numbers replaced
+// The outcome of masking what simdjson refuses in valid JSON.
+struct JsonMask {
+  std::size_t masked = 0;  // numbers and escapes replaced
   bool malformed = false;  // a number token that is not valid JSON
   std::size_t malformed_at = 0;  // its byte offset
 };
 
-// Copies `line` into `out`, replacing each number that simdjson cannot
-// represent (an integer outside the 64-bit ranges, a float beyond the
-// double range) by `false`: a value of another type, so that a field which
-// must be a number or a string is still refused, and nesting is unchanged.
-// Only number tokens are looked at; the copy is for validation only.
-NumberMask mask_unrepresentable_numbers(std::string_view line,
-                                        std::string& out);
+// Copies `line` into `out`, masking what is valid JSON (RFC 8259's
+// grammar) but refused by simdjson: each number it cannot represent (an
+// integer outside the 64-bit ranges, a float beyond the double range)
+// becomes `false`, a value of another type, so that a field which must be
+// a number or a string is still refused and nesting is unchanged; and each
+// \u escape of a lone surrogate becomes \ufffd. Only number tokens and
+// escapes are looked at; the copy is for validation only.
+JsonMask mask_for_validation(std::string_view line, std::string& out);
 
 }  // namespace activity

@@ -29,11 +29,23 @@ LineReader::~LineReader() {
 }
 
 void LineReader::trim() {
+  const std::size_t small = std::min(kInitialBytes, max_line_ + 2);
   const std::size_t busy = std::min(kBusyBytes, max_line_ + 2);
-  if (capacity_ > busy && end_ - start_ <= busy / 2) resize(busy);
+  if (end_ == start_ && capacity_ > small && last_read_ < capacity_ / 2) {
+    resize(small);
+  } else if (capacity_ > busy && end_ - start_ <= busy / 2) {
+    resize(busy);
+  }
+}
+
+void LineReader::exempt_from_budget() {
+  if (long_lines_ != nullptr) long_lines_->give_back(charged_);
+  long_lines_ = nullptr;
+  charged_ = 0;
 }
 
 LineReader::Span LineReader::prepare() {
+  over_budget_ = false;
   const std::size_t small = std::min(kInitialBytes, max_line_ + 2);
   const std::size_t busy = std::min(kBusyBytes, max_line_ + 2);
   if (last_read_ != 0 && last_read_ == offered_ && capacity_ < busy) {
@@ -55,7 +67,11 @@ void LineReader::commit(std::size_t count) {
 
 bool LineReader::resize(std::size_t capacity) {
   if (long_lines_ != nullptr) {
-    const std::size_t charge = capacity > kBusyBytes ? capacity - kBusyBytes : 0;
+    // A long line reserves all it may grow to at once: a line that waits
+    // for budget then holds none, so waiting lines can never hold each
+    // other up.
+    const std::size_t charge =
+        capacity > kBusyBytes ? max_line_ + 2 - std::min(max_line_ + 2, kBusyBytes) : 0;
     if (charge > charged_) {
       if (!long_lines_->try_take(charge - charged_)) return false;
     } else {

@@ -5,8 +5,9 @@
 // simdjson can parse them in place.
 //
 // Memory: the buffer is 4 KiB, grows to 64 KiB for a busy peer, and beyond
-// that only for one long line, drawing the excess from a ByteBudget shared
-// by every connection; trim() gives it back once the long line is gone.
+// that only for one long line, which first reserves what it may grow to
+// (the line limit less 64 KiB) from a ByteBudget shared by every
+// connection; trim() gives it back once the long line is gone.
 #pragma once
 
 #include <cstddef>
@@ -36,10 +37,16 @@ class LineReader {
   };
   // Space to read into, made room for first.
   Span prepare();
-  // True once a long line could not grow because the budget was spent.
+  // True if the last prepare() could not grow the buffer for a long line
+  // because the budget was spent (the next prepare() tries again).
   bool over_budget() const { return over_budget_; }
-  // Gives back buffer space beyond the busy size that buffered data no
-  // longer needs. Call when the lines of a read have been handled.
+  // From now on the buffer grows without drawing on the budget (what it
+  // has drawn is given back).
+  void exempt_from_budget();
+  // Gives back buffer space that buffered data no longer needs: beyond the
+  // busy size once a long line is handled, and all but the small size once
+  // the buffer is empty and the last read did not fill half of it (the
+  // peer is not busy). Call when the lines of a read have been handled.
   void trim();
   // Bytes of buffer held (padding excluded).
   std::size_t capacity() const { return capacity_; }

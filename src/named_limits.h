@@ -23,16 +23,25 @@ inline constexpr std::size_t kDefaultMaxLineBytes = 1024 * 1024;  // 1 MiB
 // Deepest activity nesting (--max-depth); deeper: INVALID_MESSAGE, close.
 inline constexpr std::size_t kDefaultMaxDepth = 64;
 // A connection's read buffer is 4 KiB, 64 KiB for a busy peer; growing it
-// past that for one long line draws on a budget shared by all connections
-// (--long-line-budget). A line that finds the budget spent is refused with
-// INVALID_MESSAGE, so many half-sent long lines cannot add up without bound.
+// past that for one long line reserves the line limit less 64 KiB from a
+// budget shared by all connections (--long-line-budget; the default holds
+// 128 long lines of the default limit at once), so many half-sent long
+// lines cannot add up without bound. A line that finds the budget spent
+// waits (see kBudgetRetry); server links do not draw on it.
 inline constexpr std::size_t kDefaultLongLineBudgetBytes = 128 * 1024 * 1024;
-// A reader's parser keeps at most this capacity between lines; a longer
-// line's parser memory (about 14 bytes per byte) is freed once it is parsed.
-inline constexpr std::size_t kParserKeepBytes = 16 * 1024;
-// At most this many lines longer than kParserKeepBytes are parsed at once
-// in the whole server; other readers wait for a turn (a parse is bounded
-// CPU work), so parser memory stays below this many times the line limit.
+// A line that finds the long-line budget spent is not read further (the
+// peer waits) and the budget is tried again this often, until the line's
+// deadline (--line-timeout) passes; then it is refused.
+inline constexpr Millis kBudgetRetry{50};
+// A reader's parser (about 14 bytes per byte of document capacity) keeps at
+// most this capacity between reads, so an idle connection holds ~14 KiB.
+inline constexpr std::size_t kParserKeepBytes = 1024;
+// A line longer than this is a long parse: its parser memory is freed as
+// soon as it is parsed, and it takes one of kMaxConcurrentLongParses turns
+// shared by the whole server (first come, first served; a parse is bounded
+// CPU work), so long lines' parser memory stays below that many times 14
+// bytes per byte of the line limit.
+inline constexpr std::size_t kLongParseBytes = 16 * 1024;
 inline constexpr std::size_t kMaxConcurrentLongParses = 2;
 
 // --- Fields (PROTOCOL.md section 1: at most a few KiB) ---------------------

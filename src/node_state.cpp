@@ -453,15 +453,18 @@ void NodeState::count_allowed(PendingRegistration& round, const Message& m,
 
 void NodeState::attribute_unnamed(PendingRegistration& round, ConnId link) {
   // In a tree a message from a server arrives on the link towards it, so an
-  // answer without `server` can only be from a server behind `link`. The
-  // smallest such id that has not answered takes it; if there is none, it
-  // came from a server the round did not note, and is ignored.
+  // answer without `server` can only be from a server behind `link`. Of
+  // those that are noted and have not answered, the one heard from last
+  // takes it (ties: the smallest id): a server that has gone silent, the
+  // one likely to be forgotten, is the least likely sender. If there is
+  // none, the answer came from a server the round did not note: ignored.
+  const KnownServer* chosen = nullptr;
   for (const auto& [server_id, server] : known_servers_) {
     if (server.link != link || server.serial >= round.first_unnoted) continue;
     if (round.answers.count(server.serial) != 0) continue;
-    round.answers.emplace(server.serial, Answer{false, link});
-    return;
+    if (chosen == nullptr || server.seen > chosen->seen) chosen = &server;
   }
+  if (chosen != nullptr) round.answers.emplace(chosen->serial, Answer{false, link});
 }
 
 bool NodeState::check_round(const std::string& username) {

@@ -46,6 +46,8 @@ constexpr std::string_view kAnonymous = "anonymous";
 constexpr std::size_t kCommandSampleBytes = 40;
 // What a parser allocates at first and after giving memory back.
 constexpr std::size_t kMinimumCapacity = 512;
+// Entries of duplicate-check scratch kept between reads.
+constexpr std::size_t kScratchKeep = 64;
 
 // Reads the fields of one message object, remembering the first problem.
 class FieldReader {
@@ -277,35 +279,48 @@ bool has_duplicate(std::vector<std::string_view>& keys,
   return true;
 }
 
-// Finds a member name that appears twice in one object, at any depth of
-// `root` (PROTOCOL.md section 1). Walks with an explicit stack, since the
-// depth option allows more levels than a small thread stack should take.
-bool find_duplicate_key(dom::element root, std::vector<dom::element>& stack,
-                        std::vector<std::string_view>& keys,
-                        std::string_view& duplicate) {
+// Checks what simdjson does not: that no member name appears twice in one
+// object at any depth (PROTOCOL.md section 1), and that containers nest no
+// deeper than `max_levels` (simdjson also counts a scalar inside the
+// deepest container as a level, so it is given one level more and the
+// containers are counted here). Returns the INVALID_MESSAGE info, or an
+// empty string. Walks with an explicit stack, since the depth option allows
+// more levels than a small thread stack should take.
+std::string check_structure(dom::element root, std::size_t max_levels,
+                            std::size_t max_depth, std::vector<NestedElement>& stack,
+                            std::vector<std::string_view>& keys) {
   stack.clear();
-  stack.push_back(root);
+  stack.push_back(NestedElement{root, 1});
   while (!stack.empty()) {
-    const dom::element element = stack.back();
+    const NestedElement nested = stack.back();
     stack.pop_back();
+    if (nested.level > max_levels) {
+      return "JSON nesting exceeds the limit of " + std::to_string(max_depth) + " levels";
+    }
     dom::object object;
     dom::array array;
-    if (element.get_object().get(object) == simdjson::SUCCESS) {
+    if (nested.element.get_object().get(object) == simdjson::SUCCESS) {
       keys.clear();
       for (dom::key_value_pair member : object) {
         keys.push_back(member.key);
         if (member.value.is_object() || member.value.is_array()) {
-          stack.push_back(member.value);
+          stack.push_back(NestedElement{member.value, nested.level + 1});
         }
       }
-      if (has_duplicate(keys, duplicate)) return true;
-    } else if (element.get_array().get(array) == simdjson::SUCCESS) {
+      std::string_view duplicate;
+      if (has_duplicate(keys, duplicate)) {
+        return "member '" + printable_sample(duplicate, kCommandSampleBytes) +
+               "' appears twice in one object";
+      }
+    } else if (nested.element.get_array().get(array) == simdjson::SUCCESS) {
       for (dom::element value : array) {
-        if (value.is_object() || value.is_array()) stack.push_back(value);
+        if (value.is_object() || value.is_array()) {
+          stack.push_back(NestedElement{value, nested.level + 1});
+        }
       }
     }
   }
-  return false;
+  return {};
 }
 
 void append_field_name(std::string& out, std::string_view name) {
@@ -339,21 +354,22 @@ Parser::Parser(ParserOptions options)
   shrink();
 }
 
+std::size_t Parser::simdjson_depth() const {
+  // The envelope is a level above the activity, and simdjson counts a
+  // scalar in the deepest container as one more; check_structure counts
+  // containers exactly.
+  return options_.max_depth + 2;
+}
+
 void Parser::shrink() {
-  // A new parser frees the old one's buffers; it keeps the depth limit.
+  // A new parser frees the old one's buffers.
   parser_ = dom::parser(options_.max_line_bytes);
-  // The envelope object is one level above the activity; the DOM parser
-  // counts the root as a level too.
   const simdjson::error_code error =
-      parser_.allocate(kMinimumCapacity, options_.max_depth + 1);
+      parser_.allocate(kMinimumCapacity, simdjson_depth());
   (void)error;  // an allocation failure surfaces as MEMALLOC on parse
   if (masked_.capacity() > kParserKeepBytes) std::string().swap(masked_);
-  if (keys_.capacity() > kParserKeepBytes / 16) {
-    std::vector<std::string_view>().swap(keys_);
-  }
-  if (stack_.capacity() > kParserKeepBytes / 16) {
-    std::vector<dom::element>().swap(stack_);
-  }
+  if (keys_.capacity() > kScratchKeep) std::vector<std::string_view>().swap(keys_);
+  if (stack_.capacity() > kScratchKeep) std::vector<NestedElement>().swap(stack_);
 }
 
 ParseResult Parser::parse(std::string_view line, bool padded) {
@@ -369,7 +385,7 @@ ParseResult Parser::parse(std::string_view line, bool padded) {
     std::size_t capacity = kMinimumCapacity;
     while (capacity < line.size()) capacity *= 2;
     if (capacity > options_.max_line_bytes) capacity = options_.max_line_bytes;
-    if (parser_.allocate(capacity, options_.max_depth + 1) != simdjson::SUCCESS) {
+    if (parser_.allocate(capacity, simdjson_depth()) != simdjson::SUCCESS) {
       shrink();
       result.error = "server is out of memory for parsing";
       return result;
@@ -378,18 +394,26 @@ ParseResult Parser::parse(std::string_view line, bool padded) {
   dom::element root;
   simdjson::error_code code =
       parser_.parse(line.data(), line.size(), !padded).get(root);
-  if (code == simdjson::NUMBER_ERROR) {
-    // Any valid JSON number is acceptable (PROTOCOL.md section 1): check
-    // the rest of the line on a copy with the numbers simdjson cannot
-    // represent masked, and take the content from the line itself.
-    const NumberMask mask = mask_unrepresentable_numbers(line, masked_);
+  if (code == simdjson::NUMBER_ERROR || code == simdjson::STRING_ERROR) {
+    // Any valid JSON number is acceptable (PROTOCOL.md section 1), and so is
+    // any string escape the grammar allows: check the rest of the line on a
+    // copy with what simdjson refuses masked, and take the content from the
+    // line itself.
+    const JsonMask mask = mask_for_validation(line, masked_);
     if (mask.malformed) {
       result.error =
           "malformed JSON number at byte " + std::to_string(mask.malformed_at);
     } else if (mask.masked > 0) {
       const std::size_t size = masked_.size();
       masked_.resize(size + kParsePadding);
-      code = parser_.parse(masked_.data(), size, false).get(root);
+      dom::element masked_root;
+      // If the copy fails too, the line had another fault: report the
+      // line's own error, not one the masking made up.
+      if (parser_.parse(masked_.data(), size, false).get(masked_root) ==
+          simdjson::SUCCESS) {
+        root = masked_root;
+        code = simdjson::SUCCESS;
+      }
     }
   }
   if (result.error.empty()) {
@@ -399,8 +423,18 @@ ParseResult Parser::parse(std::string_view line, bool padded) {
       result.error = describe_json_error(code, options_.max_depth);
     }
   }
-  if (parser_.capacity() > kParserKeepBytes) shrink();
+  if (parser_.capacity() > kLongParseBytes) shrink();
   return result;
+}
+
+void Parser::trim() {
+  if (parser_.capacity() > kParserKeepBytes) {
+    shrink();
+    return;
+  }
+  if (masked_.capacity() > kParserKeepBytes) std::string().swap(masked_);
+  if (keys_.capacity() > kScratchKeep) std::vector<std::string_view>().swap(keys_);
+  if (stack_.capacity() > kScratchKeep) std::vector<NestedElement>().swap(stack_);
 }
 
 ParseResult Parser::read_document(dom::element root, std::string_view line) {
@@ -410,12 +444,10 @@ ParseResult Parser::read_document(dom::element root, std::string_view line) {
     result.error = "message must be a JSON object";
     return result;
   }
-  std::string_view duplicate;
-  if (find_duplicate_key(root, stack_, keys_, duplicate)) {
-    result.error = "member '" + printable_sample(duplicate, kCommandSampleBytes) +
-                   "' appears twice in one object";
-    return result;
-  }
+  // The envelope is level 1, the activity object level 2.
+  result.error = check_structure(root, options_.max_depth + 1, options_.max_depth,
+                                 stack_, keys_);
+  if (!result.error.empty()) return result;
   dom::element command_value;
   if (object["command"].get(command_value) != simdjson::SUCCESS) {
     result.error = "message has no 'command' field";
@@ -511,15 +543,46 @@ std::string printable_sample(std::string_view bytes, std::size_t max_bytes) {
 }
 
 std::string redacted_sample(std::string_view line, std::size_t max_bytes) {
+  // Shows the shape only: JSON punctuation and white space as they are;
+  // member names and the command only when they are the protocol's own
+  // words; every other string as "?" and any other run of bytes as one '?'.
+  // In a line that is not valid JSON a heuristic could be steered to show a
+  // value, so nothing but fixed words is ever copied.
+  static constexpr std::string_view kFieldNames[] = {
+      "command", "username", "secret", "activity", "id", "load", "hostname",
+      "port", "info", "server", "authenticated_user"};
+  auto known = [](std::string_view text, bool command) {
+    if (command) {
+      for (const CommandEntry& entry : kCommands) {
+        if (entry.name == text) return true;
+      }
+      return false;
+    }
+    for (std::string_view name : kFieldNames) {
+      if (name == text) return true;
+    }
+    return false;
+  };
+  auto structural = [](char c) {
+    return c == '{' || c == '}' || c == '[' || c == ']' || c == ',' || c == ':' ||
+           c == ' ' || c == '\t';
+  };
   std::string out;
-  bool command_value_next = false;  // the last key was "command"
+  char before = '\0';  // the last structural byte outside strings
+  bool command_value_next = false;
   std::size_t pos = 0;
   while (pos < line.size() && out.size() < max_bytes) {
     const char c = line[pos];
     if (c != '"') {
-      const auto byte = static_cast<unsigned char>(c);
-      out.push_back(byte >= 0x20 && byte < 0x7f ? c : '?');
-      if (c != ':' && !is_blank(std::string_view(&c, 1))) command_value_next = false;
+      if (structural(c)) {
+        out.push_back(c);
+        if (c != ' ' && c != '\t') before = c;
+        if (c != ':' && c != ' ' && c != '\t') command_value_next = false;
+      } else {
+        if (out.empty() || out.back() != '?') out.push_back('?');
+        before = '?';
+        command_value_next = false;
+      }
       ++pos;
       continue;
     }
@@ -530,14 +593,15 @@ std::string redacted_sample(std::string_view line, std::size_t max_bytes) {
         line.substr(pos + 1, std::min(end, line.size()) - pos - 1);
     pos = closed ? end + 1 : line.size();
     std::size_t next = pos;
-    while (next < line.size() && is_blank(line.substr(next, 1))) ++next;
-    const bool is_key = closed && next < line.size() && line[next] == ':';
-    if (is_key || (closed && command_value_next)) {
-      out += '"' + printable_sample(body, kCommandSampleBytes) + '"';
-    } else {
-      out += "\"?\"";
-    }
+    while (next < line.size() && (line[next] == ' ' || line[next] == '\t')) ++next;
+    const bool is_key = closed && (before == '{' || before == ',') &&
+                        next < line.size() && line[next] == ':';
+    const bool shown = closed && (is_key ? known(body, false)
+                                         : command_value_next && before == ':' &&
+                                               known(body, true));
+    out += shown ? '"' + std::string(body) + '"' : std::string("\"?\"");
     command_value_next = is_key && body == "command";
+    before = '"';
   }
   if (pos < line.size()) {
     if (out.size() > max_bytes) out.resize(max_bytes);

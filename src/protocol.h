@@ -94,13 +94,20 @@ struct ParseResult {
 // Bytes of readable memory simdjson needs after the end of a line.
 inline constexpr std::size_t kParsePadding = simdjson::SIMDJSON_PADDING;
 
+// A container met by the structure check, and its nesting level.
+struct NestedElement {
+  simdjson::dom::element element;
+  std::size_t level;
+};
+
 // Parses lines with one reused simdjson DOM parser. Not thread-safe: each
 // reader thread owns one.
 //
 // Memory: the DOM parser needs about 14 bytes per byte of the document. It
-// grows (in powers of two) to fit each line, and once a line has made it
-// larger than kParserKeepBytes it is given back as soon as that line is
-// parsed, so a 1 MiB line costs its 14 MiB only while it is being parsed.
+// grows (in powers of two) to fit each line; a line longer than
+// kLongParseBytes gives it back as soon as it is parsed (a 1 MiB line costs
+// its 14 MiB only while it is being parsed), and trim() gives back what is
+// beyond kParserKeepBytes between reads.
 class Parser {
  public:
   explicit Parser(ParserOptions options);
@@ -112,6 +119,9 @@ class Parser {
   ParseResult parse(std::string_view line, bool padded = false);
 
   const ParserOptions& options() const { return options_; }
+  // Gives back capacity beyond kParserKeepBytes and the scratch space
+  // beyond what small lines need. Call between reads.
+  void trim();
   // Bytes of document the parser can hold without growing.
   std::size_t capacity() const { return parser_.capacity(); }
 
@@ -120,12 +130,13 @@ class Parser {
   ParseResult read_document(simdjson::dom::element root, std::string_view line);
   // Replaces the DOM parser by a new, small one.
   void shrink();
+  std::size_t simdjson_depth() const;
 
   ParserOptions options_;
   simdjson::dom::parser parser_;
   std::string masked_;  // copy of a line with unrepresentable numbers masked
-  // Scratch for the duplicate-name check.
-  std::vector<simdjson::dom::element> stack_;
+  // Scratch for the structure check (duplicate names, nesting).
+  std::vector<NestedElement> stack_;
   std::vector<std::string_view> keys_;
 };
 

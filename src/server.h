@@ -89,6 +89,8 @@ class Server {
   std::size_t live_connection_threads() const;
   // Bytes of the long-line budget in use.
   std::size_t long_line_bytes_in_use() const { return long_lines_.used(); }
+  // The turns that long parses take (tests hold them to make readers wait).
+  Turns& long_parse_turns() { return long_parses_; }
 
   // Serves an already connected socket as if it had been accepted (the
   // fuzz target drives the server over socketpairs this way). Returns false

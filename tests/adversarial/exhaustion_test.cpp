@@ -192,3 +192,41 @@ TEST_CASE("60 idle clients that each sent a 1 MB line hold no parser memory") {
 #endif
   for (auto& client : clients) CHECK_FALSE(client->wait_closed(1ms));
 }
+
+TEST_CASE("an idle connection holds no more after long lines than a plain one") {
+  // What one connection can make the server keep while it is idle: the
+  // review found ~250 KiB (a 16 KiB line with 1,100 names kept parser and
+  // scratch, and blank lines kept a 64 KiB read buffer) against ~27 KiB.
+  RunningServer server = start_server({"-s", "secret"});
+  const pid_t pid = server.process->pid();
+  constexpr int kClients = 300;
+  std::string names;
+  for (int i = 0; names.size() < 15000; ++i) names += ",\"k" + std::to_string(i) + "\":1";
+  const std::string heavy_login =
+      "{\"command\":\"LOGIN\",\"username\":\"anonymous\"" + names + "}\n";
+  const std::string blanks = std::string(40 * 1024, ' ') + "\n";
+  // Both kinds then send one short activity and wait for its echo, so the
+  // blank lines have been read, and both leave the same broadcasts queued.
+  const std::string activity = encode_activity_message("anonymous", std::nullopt, "{}");
+  auto grow = [&](bool heavy) {
+    const long before = proc_status(pid, "VmRSS");
+    std::vector<std::unique_ptr<LineClient>> clients;
+    for (int i = 0; i < kClients; ++i) {
+      clients.push_back(std::make_unique<LineClient>(server.port));
+      if (heavy) {
+        clients.back()->send_raw(heavy_login + blanks + activity);
+      } else {
+        clients.back()->send_raw(encode_login("anonymous", std::nullopt) + activity);
+      }
+      REQUIRE(clients.back()->read_until(Command::kActivityBroadcast));
+    }
+    const long after = proc_status(pid, "VmRSS");
+    return std::make_pair(std::move(clients), (after - before) / kClients);
+  };
+  auto [plain_clients, plain] = grow(false);
+  auto [heavy_clients, heavy] = grow(true);
+  MESSAGE("KiB per idle connection: plain ", plain, ", after long lines ", heavy);
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+  CHECK(heavy <= plain + 16);
+#endif
+}

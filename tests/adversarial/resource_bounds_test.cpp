@@ -208,13 +208,17 @@ TEST_CASE("bounded fields over a socket: at the bound served, one byte over refu
   }
 }
 
-TEST_CASE("long lines draw on a shared budget that is given back") {
+TEST_CASE("long lines draw on a shared budget: the excess waits, links never do") {
+  // A long line reserves the line limit less 64 KiB (983,042 bytes by
+  // default): this budget holds two at once.
   ServerOptions options = test_server_options();
-  options.long_line_budget = 512 * 1024;
+  options.long_line_budget = 2000000;
   TestServer server(options);
   Bystander bystander(server.port());
-  // Three connections each hold 300 KB of an unfinished line: the budget
-  // (512 KiB beyond each connection's 64 KiB) takes one or two, not three.
+  FakePeer peer(server.port());
+  peer.announce("peer", 0);
+  // Three connections each send a 300 KB line: two are read at once; the
+  // third is not read until one of them gives its reservation back.
   const std::string start = "{\"command\":\"LOGIN\",\"username\":\"anonymous\",\"pad\":\"";
   const std::string part = start + std::string(300 * 1000, 'p');
   std::vector<std::unique_ptr<LineClient>> senders;
@@ -222,28 +226,101 @@ TEST_CASE("long lines draw on a shared budget that is given back") {
   for (int i = 0; i < 3; ++i) {
     senders.push_back(std::make_unique<LineClient>(server.port()));
     LineClient* sender = senders.back().get();
-    threads.emplace_back([sender, &part] { sender->send_raw(part); });
-  }
-  for (std::thread& thread : threads) thread.join();
-  int refused = 0;
-  for (auto& sender : senders) {
-    const std::string info = reply_info(*sender, Command::kInvalidMessage, 1000ms);
-    if (info != "<none>") {
-      CHECK(info.find("budget of 524288 bytes for long lines is in use") != std::string::npos);
-      ++refused;
-    }
-  }
-  CHECK(refused >= 1);
-  CHECK(server.server().long_line_bytes_in_use() <= options.long_line_budget);
-  // The others finish their lines and are served; the budget comes back.
-  for (auto& sender : senders) {
-    if (!sender->wait_closed(10ms)) {
+    threads.emplace_back([sender, &part] {
+      sender->send_raw(part);
       sender->send_raw("\"}\n");
-      CHECK(sender->read_until(Command::kLoginSuccess));
-    }
+    });
   }
+  // Meanwhile the link's long line is never held to the budget.
+  const std::string broadcast = "{\"command\":\"ACTIVITY_BROADCAST\",\"activity\":{\"pad\":\"" +
+                                std::string(200 * 1000, 'b') + "\",\"authenticated_user\":\"far\"}}";
+  peer.link().send_line(broadcast);
+  std::optional<std::string> delivered;
+  while ((delivered = bystander.client().read_line()) &&
+         delivered->find("ACTIVITY_BROADCAST") == std::string::npos) {
+  }
+  REQUIRE(delivered);
+  CHECK(delivered->size() == broadcast.size());
+  // Every sender's line is served in the end; none is refused.
+  for (auto& sender : senders) CHECK(sender->read_until(Command::kLoginSuccess, 10000ms));
+  for (std::thread& thread : threads) thread.join();
+  CHECK(server.server().long_line_bytes_in_use() <= options.long_line_budget);
+  CHECK(wait_until([&] { return server.server().long_line_bytes_in_use() == 0; }));
+  CHECK(server.server().stats().server_links == 1);
+  CHECK(bystander.still_served());
+}
+
+TEST_CASE("a line that waits on a spent budget past its deadline is refused") {
+  ServerOptions options = test_server_options();
+  options.long_line_budget = 1000000;  // one long line at a time
+  options.line_timeout = 500ms;
+  TestServer server(options);
+  Bystander bystander(server.port());
+  const std::string part = "{\"command\":\"LOGIN\",\"username\":\"anonymous\",\"pad\":\"" +
+                           std::string(300 * 1000, 'p');
+  LineClient holder(server.port());  // takes the whole budget and stalls
+  std::thread holding([&] { holder.send_raw(part); });
+  REQUIRE(wait_until([&] { return server.server().long_line_bytes_in_use() > 0; }));
+  LineClient waiter(server.port());
+  std::thread waiting([&] { waiter.send_raw(part); });
+  std::string infos[2] = {reply_info(holder, Command::kInvalidMessage, 3000ms),
+                          reply_info(waiter, Command::kInvalidMessage, 3000ms)};
+  holding.join();
+  waiting.join();
+  CHECK(infos[0] == "line not completed within 500 ms");
+  CHECK(infos[1] ==
+        "line refused: the server's budget of 1000000 bytes for long lines stayed in use "
+        "for 500 ms");
   CHECK(wait_until([&] { return server.server().long_line_bytes_in_use() == 0; }));
   CHECK(bystander.still_served());
+}
+
+TEST_CASE("a peer whose writes never end on a line end is not taken for a slow-loris") {
+  ServerOptions options = test_server_options();
+  options.line_timeout = 300ms;
+  TestServer server(options);
+  LineClient client(server.port());
+  REQUIRE(client.login());
+  // Each write completes one activity and starts the next, for well over
+  // the line timeout; every line is complete within milliseconds.
+  const std::string activity =
+      encode_activity_message("anonymous", std::nullopt, "{\"n\":1}");
+  const std::size_t half = activity.size() / 2;
+  client.send_raw(activity.substr(0, half));
+  const auto until = std::chrono::steady_clock::now() + 1200ms;
+  int sent = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    client.send_raw(activity.substr(half) + activity.substr(0, half));
+    ++sent;
+    REQUIRE(client.read_until(Command::kActivityBroadcast, 2000ms));
+  }
+  client.send_raw(activity.substr(half));
+  CHECK(client.read_until(Command::kActivityBroadcast, 2000ms));
+  CHECK(sent > 10);
+  CHECK_FALSE(client.wait_closed(50ms));
+}
+
+TEST_CASE("a reader waiting for a long-parse turn has flushed what it delivered") {
+  TestServer server;
+  Bystander victim(server.port());
+  LineClient staller(server.port());
+  REQUIRE(staller.login());
+  // With every turn held, the staller's reader delivers a short activity
+  // and then waits for a turn for its next, long line; the victim must get
+  // the activity meanwhile, not when the turn comes.
+  Turns& turns = server.server().long_parse_turns();
+  for (std::size_t i = 0; i < kMaxConcurrentLongParses; ++i) turns.acquire();
+  staller.send_raw(encode_activity_message("anonymous", std::nullopt, "{\"first\":1}") +
+                   encode_activity_message("anonymous", std::nullopt,
+                                           "{\"pad\":\"" + std::string(20000, 'x') + "\"}"));
+  std::optional<std::string> got;
+  while ((got = victim.client().read_line(3000ms)) &&
+         got->find("\"first\":1") == std::string::npos) {
+  }
+  CHECK(got);
+  for (std::size_t i = 0; i < kMaxConcurrentLongParses; ++i) turns.release();
+  CHECK(staller.read_until(Command::kActivityBroadcast));
+  CHECK(victim.still_served());
 }
 
 TEST_CASE("lines up to the 1 MiB default are accepted, and leave nothing") {

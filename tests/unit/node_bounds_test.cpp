@@ -98,6 +98,24 @@ TEST_CASE("lock counting: a named answer hands an attributed one on") {
   CHECK(succeeded(client));
 }
 
+TEST_CASE("lock counting: an answer without the field goes to the server heard last") {
+  // "a" has gone silent; "b", behind the same link, still announces and
+  // answers without the server field. The answer is b's, so forgetting a
+  // completes the round (attributing it by id order would have lost it).
+  Harness h;
+  h.link(100);
+  h.announce_server(100, "a", 0);
+  h.announce_server(100, "b", 0);
+  FakeParticipant& client = h.connect(1);
+  h.send(1, register_line("bob"));
+  h.now += 3000ms;
+  h.announce_server(100, "b", 0);
+  h.send(100, allowed("bob", "s"));
+  CHECK(client.lines.empty());
+  h.node.expire(h.now + 2500ms);  // a: 5.5 s silent; b: 2.5 s
+  CHECK(succeeded(client));
+}
+
 TEST_CASE("lock counting: a server forgotten and announced again is not noted") {
   Harness h;
   h.link(100);

@@ -506,11 +506,15 @@ TEST_CASE("a long line's parser memory is given back once it is parsed") {
                           std::string(1 << 20, 'x') + "\"}";
   REQUIRE(parser.parse(big).ok());
   CHECK(parser.capacity() <= kParserKeepBytes);
-  // Lines up to the kept size reuse the parser without giving it back.
+  // Shorter lines keep the parser until the read is done; trim() then
+  // gives back what an idle connection need not hold.
   const std::string mid = "{\"command\":\"LOGOUT\",\"pad\":\"" + std::string(9000, 'y') + "\"}";
   REQUIRE(parser.parse(mid).ok());
   CHECK(parser.capacity() >= mid.size());
+  CHECK(parser.capacity() <= kLongParseBytes);
+  parser.trim();
   CHECK(parser.capacity() <= kParserKeepBytes);
+  REQUIRE(parser.parse(mid).ok());  // and it grows again when needed
 }
 
 TEST_CASE("redacted samples show the shape of a line but no value") {
@@ -518,11 +522,49 @@ TEST_CASE("redacted samples show the shape of a line but no value") {
         "{\"command\":\"LOGIN\",\"username\":\"?\",\"secret\":\"?\"}");
   // Not JSON, an unterminated string, control bytes: still nothing leaks.
   CHECK(redacted_sample("{\"secret\": \"hunter2", 200) == "{\"secret\": \"?\"");
-  CHECK(redacted_sample("{\"secret\":[\"hunter2\"]}\n\x1b[2J", 200) ==
-        "{\"secret\":[\"?\"]}??[2J");
-  CHECK(redacted_sample("{\"command\" : \"X\\\"Y\"}", 200) == "{\"command\" : \"X\\\"Y\"}");
-  // The secret escaped inside a key is a key, and a key shows; its value not.
-  CHECK(redacted_sample("{\"s\\u0065cret\":\"hunter2\"}", 200) == "{\"s\\u0065cret\":\"?\"}");
-  const std::string cut = redacted_sample(std::string(500, 'a'), 80);
-  CHECK(cut == std::string(80, 'a') + "...");
+  CHECK(redacted_sample("{\"secret\":[\"hunter2\"]}\n\x1b[2J", 200) == "{\"secret\":[\"?\"]}?[?");
+  // Names and commands show only when they are the protocol's own words.
+  CHECK(redacted_sample("{\"command\" : \"X\\\"Y\",\"hunter2\":1}", 200) ==
+        "{\"command\" : \"?\",\"?\":?}");
+  CHECK(redacted_sample("{\"s\\u0065cret\":\"hunter2\"}", 200) == "{\"?\":\"?\"}");
+  // Lines steered to make a value look like a name, or to put text
+  // outside strings, or a secret given as a number.
+  CHECK(redacted_sample("{\"secret\":\"username\" :\"x\"}", 200) ==
+        "{\"secret\":\"?\" :\"?\"}");
+  CHECK(redacted_sample("{\"secret\":\"pa\"ss:word-TOPSECRET\"}", 200) ==
+        "{\"secret\":\"?\"?:?\"?\"");
+  CHECK(redacted_sample("{\"command\":\"LOGIN\",\"secret\":12345}", 200) ==
+        "{\"command\":\"LOGIN\",\"secret\":?}");
+  CHECK(redacted_sample(std::string(500, 'a'), 80) == "?");
+  CHECK(redacted_sample(std::string(100, '['), 80) == std::string(80, '[') + "...");
+}
+
+TEST_CASE("nesting counts containers: a scalar in the deepest one is no level") {
+  // The activity (level 1) and 63 more levels fit the limit of 64, whether
+  // the deepest container is empty or holds a value; 64 more do not.
+  const std::string start = "{\"command\":\"ACTIVITY_MESSAGE\",\"username\":\"anonymous\","
+                            "\"activity\":{\"a\":";
+  for (const char* inner : {"", "1", "\"s\"", "{\"k\":1}"}) {
+    CAPTURE(inner);
+    const bool object_inside = inner[0] == '{';
+    const std::size_t arrays = object_inside ? 62 : 63;
+    CHECK(error_of(start + std::string(arrays, '[') + inner + std::string(arrays, ']') + "}}") ==
+          "<ok>");
+    CHECK(error_of(start + std::string(arrays + 1, '[') + inner + std::string(arrays + 1, ']') +
+                   "}}") == "JSON nesting exceeds the limit of 64 levels");
+  }
+}
+
+TEST_CASE("lone surrogate escapes are valid JSON and kept as written") {
+  const std::string line = "{\"command\":\"ACTIVITY_BROADCAST\",\"activity\":{\"s\":\"a\\ud800b\","
+                           "\"t\":\"\\udc00\",\"u\":\"\\ud83d\\ude00\",\"authenticated_user\":\"x\"}}";
+  Message m = ok(line);
+  CHECK(m.username == "x");
+  CHECK(m.activity == "{\"s\":\"a\\ud800b\",\"t\":\"\\udc00\",\"u\":\"\\ud83d\\ude00\","
+                      "\"authenticated_user\":\"x\"}");
+  // An invalid escape stays an error, reported as the line's own.
+  CHECK(error_of("{\"command\":\"LOGOUT\",\"x\":\"\\ud800\",\"y\":\"\\q\"}") ==
+        "JSON parse error: Problem while parsing a string");
+  CHECK(error_of("{\"command\":\"LOGOUT\",\"x\":1e400x}") ==
+        "JSON number out of range or malformed");
 }
