@@ -74,7 +74,9 @@ TEST_CASE("bad arguments: one line naming the argument, exit 2") {
       {{"-rh", "localhost"}, "--secret"},
       {{"-s", ""}, "--secret"},
   };
-  for (const auto& [args, named] : cases) {
+  for (const auto& test : cases) {
+    const std::vector<std::string>& args = test.first;
+    const std::string& named = test.second;
     CAPTURE(args.front());
     const auto [status, errors] = run_to_exit(args);
     CHECK(status == 2);
