@@ -85,6 +85,26 @@ inline constexpr Millis kStartupLinkGrace{2000};
 // How long a closing connection waits for its peer to read the last reply.
 // A close therefore ends within the write timeout plus this.
 inline constexpr Millis kLingerAfterFinalReply{2000};
+// Healing (docs/features.md, "heal/1"). An extended server link silent for
+// --link-timeout is closed; by default three announce intervals, and never
+// less than this floor (one lost announce must not split the tree).
+inline constexpr Millis kMinLinkTimeout{500};
+// An orphaned server retries joining with exponential backoff and jitter
+// between rounds (--reconnect-min, --reconnect-max).
+inline constexpr Millis kDefaultReconnectMin{50};
+inline constexpr Millis kDefaultReconnectMax{2000};
+// One join attempt: connecting, then the target's announce and its root's
+// answer, within this.
+inline constexpr Millis kJoinTimeout{1000};
+// ROOT_QUERYs relayed towards the root at once, and how long one is
+// remembered; a query that has passed this many servers is dropped (it can
+// only be circling).
+inline constexpr std::size_t kMaxRelayedQueries = 256;
+inline constexpr Millis kRelayedQueryLifetime{5000};
+inline constexpr std::uint64_t kMaxQueryHops = 1024;
+// Graceful stop: how long the server waits for its redirected clients'
+// connections to close before it closes its links and exits.
+inline constexpr Millis kHandOffBound{2000};
 // Housekeeping period of the timer thread (lock and server timeouts).
 inline constexpr Millis kHousekeepingTick{100};
 

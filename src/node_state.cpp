@@ -4,6 +4,8 @@
 // activities (section 5) and lock rounds for registration (section 6).
 #include "node_state.h"
 
+#include <set>
+
 #include "log.h"
 #include "secret.h"
 
@@ -19,10 +21,16 @@ bool is_server_only(Command command) {
     case Command::kLockRequest:
     case Command::kLockAllowed:
     case Command::kLockDenied:
+    case Command::kRootQuery:
+    case Command::kRootReply:
       return true;
     default:
       return false;
   }
+}
+
+bool is_extension(Command command) {
+  return command == Command::kRootQuery || command == Command::kRootReply;
 }
 
 bool is_client_request(Command command) {
@@ -68,16 +76,55 @@ void NodeState::add_connection(ConnId id,
 void NodeState::add_outgoing_link(ConnId id,
                                   std::shared_ptr<Participant> participant,
                                   TimePoint now) {
-  (void)now;
   Connection conn;
   conn.participant = std::move(participant);
   conn.role = Role::kServerLink;
+  conn.outgoing = true;
+  conn.last_heard = now;
   conn.participant->set_role(Role::kServerLink);
   auto& stored = connections_.emplace(id, std::move(conn)).first->second;
   ++links_;
-  stored.participant->deliver(make_payload(
-      encode_server_announce(config_.id, load_, config_.hostname,
-                             config_.port)));
+  parent_ = id;
+  stored.participant->deliver(own_announce());
+}
+
+void NodeState::add_joining_link(ConnId id,
+                                 std::shared_ptr<Participant> participant,
+                                 TimePoint now) {
+  Connection conn;
+  conn.participant = std::move(participant);
+  conn.role = Role::kServerLink;
+  conn.outgoing = true;
+  conn.joining = true;
+  conn.last_heard = now;
+  conn.participant->set_role(Role::kServerLink);
+  connections_.emplace(id, std::move(conn));
+  joining_ = id;
+  join_query_.clear();
+  join_ = JoinOutcome{JoinState::kWaiting, {}};
+}
+
+void NodeState::abandon_join(std::string_view why) {
+  const ConnId link = joining_;
+  if (link == 0) return;
+  end_join(JoinState::kRefused, std::string(why));
+  drop(link, nullptr, why);
+}
+
+void NodeState::end_join(JoinState state, std::string why) {
+  if (join_.state != JoinState::kWaiting) return;
+  join_ = JoinOutcome{state, std::move(why)};
+  joining_ = 0;
+  if (config_.wake_healer) config_.wake_healer();
+}
+
+Payload NodeState::own_announce() const {
+  if (!config_.extensions) {
+    return make_payload(encode_server_announce(config_.id, load_,
+                                               config_.hostname, config_.port));
+  }
+  return make_payload(encode_server_announce(
+      config_.id, load_, config_.hostname, config_.port, &parent_id_));
 }
 
 void NodeState::handle(ConnId id, const Message& message,
@@ -86,6 +133,7 @@ void NodeState::handle(ConnId id, const Message& message,
   if (found == connections_.end()) return;  // already closed
   Connection& conn = found->second;
   const Command command = message.command;
+  conn.last_heard = now;
 
   // A peer reporting our error: log it, close, never answer (section 2).
   if (command == Command::kInvalidMessage ||
@@ -104,6 +152,15 @@ void NodeState::handle(ConnId id, const Message& message,
   }
   if (is_client_request(command) && conn.role == Role::kServerLink) {
     reject(id, std::string(command_name(command)) + " on a server link");
+    return;
+  }
+  if (conn.joining) {
+    handle_joining(id, conn, message, raw_line, now);
+    return;
+  }
+  if (is_extension(command) && !conn.heal) {
+    // What a server without the feature says (PROTOCOL.md section 9).
+    reject(id, "unknown command '" + std::string(command_name(command)) + "'");
     return;
   }
 
@@ -137,6 +194,12 @@ void NodeState::handle(ConnId id, const Message& message,
     case Command::kLockDenied:
       handle_lock_answer(id, message, raw_line);
       return;
+    case Command::kRootQuery:
+      handle_root_query(id, conn, message, now);
+      return;
+    case Command::kRootReply:
+      handle_root_reply(id, message);
+      return;
     default:
       // Replies a server sends but never receives (LOGIN_SUCCESS, ...).
       reject(id, std::string("unexpected command '") +
@@ -148,7 +211,6 @@ void NodeState::handle(ConnId id, const Message& message,
 
 void NodeState::handle_authenticate(ConnId id, Connection& conn,
                                     const Message& m, TimePoint now) {
-  (void)now;
   if (conn.role == Role::kServerLink) {
     reject(id, "AUTHENTICATE on an already authenticated server link");
     return;
@@ -166,10 +228,12 @@ void NodeState::handle_authenticate(ConnId id, Connection& conn,
   }
   conn.role = Role::kServerLink;
   conn.participant->set_role(Role::kServerLink);
+  conn.heal = config_.extensions && m.heal;
+  conn.last_heard = now;
   ++links_;
-  log(LogLevel::kInfo, "connection ", id, " is now a server link");
-  conn.participant->deliver(make_payload(encode_server_announce(
-      config_.id, load_, config_.hostname, config_.port)));
+  log(LogLevel::kInfo, "connection ", id, " is now a server link",
+      conn.heal ? " (heal/1)" : "");
+  conn.participant->deliver(own_announce());
 }
 
 void NodeState::handle_login(ConnId id, Connection& conn, const Message& m) {
@@ -365,7 +429,27 @@ void NodeState::handle_broadcast(ConnId id, std::string_view raw_line) {
 
 void NodeState::handle_announce(ConnId id, const Message& m,
                                 std::string_view raw, TimePoint now) {
-  if (m.id == config_.id) return;  // our own, come round: drop it
+  Connection& conn = connections_.at(id);
+  if (m.id == config_.id) {
+    // Our own, come round. From one of our servers that is a cycle
+    // (PROTOCOL.md section 9): the link is closed. Else it is dropped.
+    if (conn.heal) {
+      log(LogLevel::kWarn, "server link ", id,
+          " brought back our own SERVER_ANNOUNCE: a cycle; closing it");
+      drop(id, nullptr, "cycle: our own SERVER_ANNOUNCE came back");
+    }
+    return;
+  }
+  if (conn.outgoing && !conn.heard_announce) {
+    // The first announce on a link we opened is the neighbour's own.
+    conn.heard_announce = true;
+    conn.peer_id = m.id;
+    conn.heal = config_.extensions && m.heal;
+    if (id == parent_) parent_id_ = m.id;
+  }
+  if (id == parent_ && remembered_.size() < config_.limits.max_known_servers) {
+    remembered_[m.id] = Remembered{m.hostname, m.port, m.parent};
+  }
   auto found = known_servers_.find(m.id);
   if (found == known_servers_.end()) {
     if (known_servers_.size() >= config_.limits.max_known_servers) {
@@ -536,6 +620,14 @@ void NodeState::remove_connection(ConnId id) {
   Connection conn = std::move(found->second);
   connections_.erase(found);
   if (conn.logged_in) --load_;
+  for (auto relayed = relayed_.begin(); relayed != relayed_.end();) {
+    relayed = relayed->second.from == id ? relayed_.erase(relayed) : std::next(relayed);
+  }
+  if (conn.joining) {
+    end_join(JoinState::kRefused, "the link closed before the join was allowed");
+    return;
+  }
+  if (id == parent_) become_orphan();
   if (!conn.pending.empty()) {
     // The round goes on without anyone to answer (section 6, rule 7).
     auto round = pending_.find(conn.pending);
@@ -557,6 +649,7 @@ void NodeState::remove_connection(ConnId id) {
 }
 
 void NodeState::forget_server(const std::string& id) {
+  remembered_.erase(id);
   auto found = known_servers_.find(id);
   if (found == known_servers_.end()) return;
   const std::uint64_t serial = found->second.serial;
@@ -572,11 +665,30 @@ void NodeState::forget_server(const std::string& id) {
 
 void NodeState::announce() {
   if (links_ == 0) return;
-  send_to_links(make_payload(encode_server_announce(
-      config_.id, load_, config_.hostname, config_.port)));
+  send_to_links(own_announce());
 }
 
 void NodeState::expire(TimePoint now) {
+  // A neighbour of ours announces every interval: a link silent for the
+  // link timeout has a hung or vanished server behind it (docs/features.md).
+  // Towards other implementations nothing changes (section 3).
+  std::vector<ConnId> silent_links;
+  for (const auto& [conn_id, conn] : connections_) {
+    if (conn.role == Role::kServerLink && conn.heal && !conn.joining &&
+        now - conn.last_heard >= config_.link_timeout) {
+      silent_links.push_back(conn_id);
+    }
+  }
+  for (ConnId conn_id : silent_links) {
+    log(LogLevel::kWarn, "server link ", conn_id, " silent for ",
+        config_.link_timeout.count(), " ms; closing it");
+    drop(conn_id, nullptr, "server link silent too long");
+  }
+  for (auto relayed = relayed_.begin(); relayed != relayed_.end();) {
+    relayed = relayed->second.deadline <= now ? relayed_.erase(relayed)
+                                              : std::next(relayed);
+  }
+
   std::vector<std::string> silent;
   for (const auto& [id, server] : known_servers_) {
     if (now - server.seen >= config_.server_timeout) silent.push_back(id);
@@ -603,7 +715,7 @@ void NodeState::expire(TimePoint now) {
 void NodeState::send_to_links(const Payload& line, ConnId except) {
   if (links_ == 0) return;
   for (auto& [id, conn] : connections_) {
-    if (conn.role == Role::kServerLink && id != except) {
+    if (conn.role == Role::kServerLink && !conn.joining && id != except) {
       conn.participant->deliver(line);
     }
   }
@@ -620,6 +732,173 @@ void NodeState::forward(ConnId from, std::string_view raw_line) {
   send_to_links(make_payload(std::string(raw_line) + "\n"), from);
 }
 
+// --- Healing (docs/features.md, "heal/1") -----------------------------------
+
+void NodeState::become_orphan() {
+  parent_ = 0;
+  if (!config_.extensions) return;  // as the original protocol: stay apart
+  orphan_ = true;
+  candidates_.clear();
+  std::set<std::string> taken;
+  // The ancestors first, nearest first, as their announces named them.
+  for (std::string next = parent_id_; !next.empty() && taken.count(next) == 0;) {
+    auto entry = remembered_.find(next);
+    if (entry == remembered_.end()) break;
+    candidates_.push_back({next, entry->second.hostname, entry->second.port});
+    taken.insert(next);
+    next = entry->second.parent;
+  }
+  for (const auto& [id, entry] : remembered_) {
+    if (taken.count(id) == 0) candidates_.push_back({id, entry.hostname, entry.port});
+  }
+  remembered_.clear();
+  parent_id_.clear();
+  log(LogLevel::kInfo, "lost the parent link; ", candidates_.size(),
+      " servers remembered to rejoin through");
+  if (config_.wake_healer) config_.wake_healer();
+}
+
+std::vector<RejoinCandidate> NodeState::rejoin_candidates() const {
+  std::vector<RejoinCandidate> out;
+  if (!orphan_) return out;
+  for (const RejoinCandidate& candidate : candidates_) {
+    // A server heard from since is in our own subtree now: not a way out.
+    if (known_servers_.count(candidate.id) == 0) out.push_back(candidate);
+  }
+  return out;
+}
+
+void NodeState::handle_joining(ConnId id, Connection& conn, const Message& m,
+                               std::string_view raw, TimePoint now) {
+  if (id != joining_) {
+    // An attempt already given up: it must never become a second parent.
+    drop(id, nullptr, "join abandoned");
+    return;
+  }
+  if (m.command == Command::kServerAnnounce && !conn.heard_announce) {
+    // The target sends its own announce first, as every server does on a
+    // new link; it says whether the target can answer a ROOT_QUERY.
+    conn.heard_announce = true;
+    if (!m.heal || m.id == config_.id) {
+      end_join(JoinState::kRefused, m.heal ? "the target has our own id"
+                                           : "the target does not advertise heal/1");
+      drop(id, nullptr, "join refused");
+      return;
+    }
+    conn.heal = true;
+    conn.peer_id = m.id;
+    conn.joining_announce = m;
+    conn.joining_raw.assign(raw);
+    join_query_ = "join-" + std::to_string(next_query_++);
+    conn.participant->deliver(make_payload(encode_root_query(join_query_, 0)));
+    return;
+  }
+  if (m.command != Command::kRootReply || join_query_.empty() ||
+      m.query != join_query_) {
+    return;  // the target's network is not ours yet: nothing is taken
+  }
+  // Allowed only into another tree whose root answered for itself, is not
+  // joining anything, and ranks below us: a root that never lost a parent
+  // ranks below every orphan, orphans rank by id (docs/features.md).
+  std::string refusal;
+  if (m.root.empty()) {
+    refusal = "the target's root is beyond a server without heal/1";
+  } else if (m.root == config_.id) {
+    refusal = "the target is in our own tree";
+  } else if (m.busy) {
+    refusal = "the target's root is itself joining";
+  } else if (m.orphan && !(m.root < config_.id)) {
+    refusal = "the target's root is an orphan with a larger id";
+  }
+  if (!refusal.empty()) {
+    log(LogLevel::kDebug, "join through ", sample(conn.peer_id),
+        " refused: ", refusal);
+    end_join(JoinState::kRefused, refusal);
+    drop(id, nullptr, "join refused");
+    return;
+  }
+  conn.joining = false;
+  parent_ = id;
+  parent_id_ = conn.peer_id;
+  orphan_ = false;
+  candidates_.clear();
+  ++links_;
+  log(LogLevel::kInfo, "rejoined the network through ", sample(conn.peer_id),
+      " (root ", sample(m.root), ")");
+  conn.participant->deliver(own_announce());
+  const Message announce = *conn.joining_announce;
+  const std::string announce_raw = std::move(conn.joining_raw);
+  conn.joining_announce.reset();
+  end_join(JoinState::kJoined, {});
+  handle_announce(id, announce, announce_raw, now);
+}
+
+void NodeState::handle_root_query(ConnId id, const Connection& conn,
+                                  const Message& m, TimePoint now) {
+  if (m.hops >= kMaxQueryHops) return;  // only a cycle takes it this far
+  const auto reply = [&](std::string_view root, bool orphan, bool busy) {
+    conn.participant->deliver(
+        make_payload(encode_root_reply(m.query, root, orphan, busy)));
+  };
+  if (parent_ == 0) {
+    reply(config_.id, orphan_, joining_ != 0);
+    return;
+  }
+  Connection& parent = connections_.at(parent_);
+  if (!parent.heal) {
+    reply("", false, false);  // the root is beyond a server without heal/1
+    return;
+  }
+  if (relayed_.size() >= kMaxRelayedQueries) {
+    reply("", false, true);
+    return;
+  }
+  const std::string token = "relay-" + std::to_string(next_query_++);
+  relayed_[token] = RelayedQuery{id, m.query, now + kRelayedQueryLifetime};
+  parent.participant->deliver(make_payload(encode_root_query(token, m.hops + 1)));
+}
+
+void NodeState::handle_root_reply(ConnId id, const Message& m) {
+  if (id != parent_) return;  // answers come down from the root's side
+  auto relayed = relayed_.find(m.query);
+  if (relayed == relayed_.end()) return;
+  auto asker = connections_.find(relayed->second.from);
+  if (asker != connections_.end()) {
+    asker->second.participant->deliver(make_payload(encode_root_reply(
+        relayed->second.query, m.root, m.orphan, m.busy)));
+  }
+  relayed_.erase(relayed);
+}
+
+std::size_t NodeState::hand_off_clients() {
+  if (known_servers_.empty()) return 0;
+  std::map<std::string, std::uint64_t> loads;
+  for (const auto& [id, server] : known_servers_) loads[id] = server.load;
+  std::vector<ConnId> clients;
+  for (const auto& [id, conn] : connections_) {
+    if (conn.logged_in) clients.push_back(id);
+  }
+  for (ConnId client : clients) {
+    auto target = loads.begin();
+    for (auto entry = loads.begin(); entry != loads.end(); ++entry) {
+      if (entry->second < target->second) target = entry;
+    }
+    ++target->second;  // counts the client just sent there
+    const KnownServer& server = known_servers_.at(target->first);
+    drop(client, make_payload(encode_redirect(server.hostname, server.port)),
+         "server stopping: redirected");
+  }
+  return clients.size();
+}
+
+void NodeState::close_links(std::string_view reason) {
+  std::vector<ConnId> links;
+  for (const auto& [id, conn] : connections_) {
+    if (conn.role == Role::kServerLink) links.push_back(id);
+  }
+  for (ConnId link : links) drop(link, nullptr, reason);
+}
+
 NodeStats NodeState::stats() const {
   NodeStats out;
   out.connections = connections_.size();
@@ -628,6 +907,7 @@ NodeStats NodeState::stats() const {
   out.known_servers = known_servers_.size();
   out.users = users_.size();
   out.pending_registrations = pending_.size();
+  out.orphaned = orphan_;
   return out;
 }
 

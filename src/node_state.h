@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -72,6 +73,29 @@ struct NodeConfig {
   // a broadcast this server builds must not be longer, or the next server
   // would refuse it and close the link.
   std::size_t max_line_bytes = kDefaultMaxLineBytes;
+  // Our extensions (PROTOCOL.md section 9, docs/features.md): advertised
+  // and used unless off (--no-extensions).
+  bool extensions = true;
+  // An extended server link silent this long is closed (--link-timeout).
+  Millis link_timeout = kMinLinkTimeout;
+  // Called, under the node lock, when the healer has something to do: the
+  // parent link was lost, or a join attempt ended. Must not block.
+  std::function<void()> wake_healer;
+};
+
+// A server remembered from before the parent link was lost: a place to
+// rejoin the network (docs/features.md, "heal/1").
+struct RejoinCandidate {
+  std::string id;
+  std::string hostname;
+  std::uint16_t port = 0;
+};
+
+// Where a join attempt stands (add_joining_link).
+enum class JoinState { kNone, kWaiting, kJoined, kRefused };
+struct JoinOutcome {
+  JoinState state = JoinState::kNone;
+  std::string why;  // kRefused: the reason
 };
 
 struct KnownServer {
@@ -93,6 +117,7 @@ struct NodeStats {
   std::size_t known_servers = 0;
   std::size_t users = 0;
   std::size_t pending_registrations = 0;
+  bool orphaned = false;  // lost its parent, not yet rejoined
 };
 
 class NodeState {
@@ -105,6 +130,29 @@ class NodeState {
   // server link at once, and gets this server's announce straight away.
   void add_outgoing_link(ConnId id, std::shared_ptr<Participant> participant,
                          TimePoint now);
+
+  // A link this server opened to rejoin the network after losing its
+  // parent (docs/features.md, "heal/1"), AUTHENTICATE already queued. It is
+  // gated: nothing is forwarded on it or taken from it until the target's
+  // root has answered ROOT_QUERY and allows the join (join_outcome()).
+  void add_joining_link(ConnId id, std::shared_ptr<Participant> participant,
+                        TimePoint now);
+  JoinOutcome join_outcome() const { return join_; }
+  // The attempt took too long: its link is closed.
+  void abandon_join(std::string_view why);
+  // Servers to try, in order, while orphaned: the ancestors first (nearest
+  // first), then every other server that was outside this server's
+  // subtree, by id. Empty when not orphaned.
+  std::vector<RejoinCandidate> rejoin_candidates() const;
+  bool orphaned() const { return orphan_; }
+
+  // Graceful stop: every logged-in client is sent a REDIRECT to the least
+  // loaded known server (counting those already sent there) and closed.
+  // Returns how many were redirected (none when no server is known).
+  std::size_t hand_off_clients();
+  // Closes every server link (their servers rejoin without waiting for a
+  // timeout).
+  void close_links(std::string_view reason);
 
   // Acts on one validated message that arrived on connection `id`.
   // `raw_line` is the line as received, forwarded unchanged where the
@@ -143,6 +191,33 @@ class NodeState {
     std::string secret;     // secret the login used
     std::string pending;    // username whose round this connection awaits
     std::size_t registrations = 0;  // REGISTERs accepted on it
+    // Server links: the neighbour advertised kHealFeature (an incoming
+    // link's AUTHENTICATE says so; an outgoing link's first SERVER_ANNOUNCE,
+    // which is the neighbour's own, does).
+    bool heal = false;
+    bool outgoing = false;
+    bool heard_announce = false;  // an announce has arrived on it
+    std::string peer_id;          // outgoing: the neighbour's id
+    TimePoint last_heard{};       // last valid line, for the link timeout
+    // A joining link (add_joining_link) until its join is allowed, and the
+    // target's announce that arrived on it meanwhile.
+    bool joining = false;
+    std::optional<Message> joining_announce;
+    std::string joining_raw;
+  };
+
+  // A ROOT_QUERY relayed towards the root, to be answered back.
+  struct RelayedQuery {
+    ConnId from = 0;
+    std::string query;  // the asker's token
+    TimePoint deadline;
+  };
+
+  // What is remembered of a server whose announces came by the parent link.
+  struct Remembered {
+    std::string hostname;
+    std::uint16_t port = 0;
+    std::string parent;
   };
 
   // A LOCK_ALLOWED counted for one noted server.
@@ -175,6 +250,18 @@ class NodeState {
                        TimePoint now);
   void handle_lock_request(ConnId id, const Message& m, std::string_view raw);
   void handle_lock_answer(ConnId id, const Message& m, std::string_view raw);
+  void handle_root_query(ConnId id, const Connection& conn, const Message& m,
+                         TimePoint now);
+  void handle_root_reply(ConnId id, const Message& m);
+  // A message on a joining link: only the target's announce and the answer
+  // to our ROOT_QUERY are taken; the rest is not ours yet.
+  void handle_joining(ConnId id, Connection& conn, const Message& m,
+                      std::string_view raw, TimePoint now);
+  void end_join(JoinState state, std::string why);
+  // This server's own SERVER_ANNOUNCE, with our extension fields unless off.
+  Payload own_announce() const;
+  // The parent link was lost: remember where to rejoin.
+  void become_orphan();
 
   // Sends `last_line` (if any) and closes the connection, forgetting it.
   void drop(ConnId id, const Payload& last_line, std::string_view reason);
@@ -207,7 +294,20 @@ class NodeState {
   double registration_tokens_;
   TimePoint tokens_updated_{};
   std::size_t load_ = 0;
-  std::size_t links_ = 0;
+  std::size_t links_ = 0;  // server links, joining ones not counted
+
+  // Healing (docs/features.md). The parent link is the one this server
+  // opened (at start-up, or by a join); a server without one is a root.
+  ConnId parent_ = 0;
+  std::string parent_id_;  // the parent's id once it has announced
+  bool orphan_ = false;    // lost its parent; a root until it rejoins
+  ConnId joining_ = 0;     // the link of the join in progress, if any
+  std::string join_query_;
+  JoinOutcome join_;
+  std::uint64_t next_query_ = 1;
+  std::map<std::string, RelayedQuery> relayed_;  // by our token
+  std::map<std::string, Remembered> remembered_;  // by id, upstream servers
+  std::vector<RejoinCandidate> candidates_;       // taken when orphaned
 };
 
 }  // namespace activity

@@ -22,7 +22,7 @@ struct CommandEntry {
   Command command;
 };
 
-constexpr std::array<CommandEntry, 17> kCommands{{
+constexpr std::array<CommandEntry, 19> kCommands{{
     {"AUTHENTICATE", Command::kAuthenticate},
     {"AUTHENTICATION_FAIL", Command::kAuthenticationFail},
     {"INVALID_MESSAGE", Command::kInvalidMessage},
@@ -40,7 +40,12 @@ constexpr std::array<CommandEntry, 17> kCommands{{
     {"LOCK_REQUEST", Command::kLockRequest},
     {"LOCK_ALLOWED", Command::kLockAllowed},
     {"LOCK_DENIED", Command::kLockDenied},
+    {"ROOT_QUERY", Command::kRootQuery},
+    {"ROOT_REPLY", Command::kRootReply},
 }};
+
+// More entries than this in `features` and the field is ignored.
+constexpr std::size_t kMaxFeatures = 32;
 
 constexpr std::string_view kAnonymous = "anonymous";
 constexpr std::size_t kCommandSampleBytes = 40;
@@ -85,6 +90,32 @@ class FieldReader {
     }
     if (!within(name, text, max_bytes)) return false;
     out.assign(text);
+    return true;
+  }
+
+  // The `features` extension: true if it lists kHealFeature. Lenient, like
+  // every extension field: anything malformed advertises nothing.
+  bool advertises_heal() {
+    dom::array list;
+    if (failed() || object_["features"].get_array().get(list) != simdjson::SUCCESS ||
+        list.size() > kMaxFeatures) {
+      return false;
+    }
+    for (dom::element entry : list) {
+      std::string_view name;
+      if (entry.get_string().get(name) == simdjson::SUCCESS && name == kHealFeature) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  bool boolean(const char* name, bool& out) {
+    dom::element value;
+    if (!find(name, value)) return false;
+    if (value.get_bool().get(out) != simdjson::SUCCESS) {
+      return fail(std::string("field '") + name + "' must be true or false");
+    }
     return true;
   }
 
@@ -182,6 +213,7 @@ void read_fields(Command command, FieldReader& fields, Message& message,
   switch (command) {
     case Command::kAuthenticate:
       fields.string("secret", message.secret, limits.secret);
+      message.heal = fields.advertises_heal();
       break;
     case Command::kAuthenticationFail:
     case Command::kInvalidMessage:
@@ -243,6 +275,19 @@ void read_fields(Command command, FieldReader& fields, Message& message,
           fields.non_negative_integer("load", message.load) &&
           fields.string("hostname", message.hostname, limits.hostname) &&
           fields.port("port", message.port);
+      message.heal = fields.advertises_heal();
+      message.has_parent =
+          fields.optional_string("parent", message.parent, limits.id);
+      break;
+    case Command::kRootQuery:
+      fields.string("query", message.query, kMaxQueryBytes, true) &&
+          fields.non_negative_integer("hops", message.hops);
+      break;
+    case Command::kRootReply:
+      fields.string("query", message.query, kMaxQueryBytes, true) &&
+          fields.string("root", message.root, limits.id) &&
+          fields.boolean("orphan", message.orphan) &&
+          fields.boolean("busy", message.busy);
       break;
     case Command::kLockRequest:
     case Command::kLockAllowed:
@@ -327,6 +372,13 @@ void append_field_name(std::string& out, std::string_view name) {
   out.push_back(',');
   append_json_string(out, name);
   out.push_back(':');
+}
+
+void append_features(std::string& out) {
+  append_field_name(out, "features");
+  out.push_back('[');
+  append_json_string(out, kHealFeature);
+  out.push_back(']');
 }
 
 std::string start_message(Command command) {
@@ -550,7 +602,8 @@ std::string redacted_sample(std::string_view line, std::size_t max_bytes) {
   // value, so nothing but fixed words is ever copied.
   static constexpr std::string_view kFieldNames[] = {
       "command", "username", "secret", "activity", "id", "load", "hostname",
-      "port", "info", "server", "authenticated_user"};
+      "port", "info", "server", "authenticated_user", "features", "parent",
+      "query", "hops", "root", "orphan", "busy"};
   auto known = [](std::string_view text, bool command) {
     if (command) {
       for (const CommandEntry& entry : kCommands) {
@@ -610,10 +663,11 @@ std::string redacted_sample(std::string_view line, std::size_t max_bytes) {
   return out;
 }
 
-std::string encode_authenticate(std::string_view secret) {
+std::string encode_authenticate(std::string_view secret, bool advertise) {
   std::string out = start_message(Command::kAuthenticate);
   append_field_name(out, "secret");
   append_json_string(out, secret);
+  if (advertise) append_features(out);
   return finish_message(std::move(out));
 }
 
@@ -692,7 +746,8 @@ std::string encode_activity_broadcast(std::string_view members,
 
 std::string encode_server_announce(std::string_view id, std::uint64_t load,
                                    std::string_view hostname,
-                                   std::uint16_t port) {
+                                   std::uint16_t port,
+                                   const std::string* parent) {
   std::string out = start_message(Command::kServerAnnounce);
   append_field_name(out, "id");
   append_json_string(out, id);
@@ -702,6 +757,34 @@ std::string encode_server_announce(std::string_view id, std::uint64_t load,
   append_json_string(out, hostname);
   append_field_name(out, "port");
   out += std::to_string(port);
+  if (parent != nullptr) {
+    append_features(out);
+    append_field_name(out, "parent");
+    append_json_string(out, *parent);
+  }
+  return finish_message(std::move(out));
+}
+
+std::string encode_root_query(std::string_view query, std::uint64_t hops) {
+  std::string out = start_message(Command::kRootQuery);
+  append_field_name(out, "query");
+  append_json_string(out, query);
+  append_field_name(out, "hops");
+  out += std::to_string(hops);
+  return finish_message(std::move(out));
+}
+
+std::string encode_root_reply(std::string_view query, std::string_view root,
+                              bool orphan, bool busy) {
+  std::string out = start_message(Command::kRootReply);
+  append_field_name(out, "query");
+  append_json_string(out, query);
+  append_field_name(out, "root");
+  append_json_string(out, root);
+  append_field_name(out, "orphan");
+  out += orphan ? "true" : "false";
+  append_field_name(out, "busy");
+  out += busy ? "true" : "false";
   return finish_message(std::move(out));
 }
 

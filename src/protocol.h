@@ -37,7 +37,17 @@ enum class Command {
   kLockRequest,
   kLockAllowed,
   kLockDenied,
+  // Extensions among our own servers (PROTOCOL.md section 9, docs/features.md):
+  // sent only to a neighbour that advertised kHealFeature.
+  kRootQuery,
+  kRootReply,
 };
+
+// The feature this project advertises in the `features` field of its
+// AUTHENTICATE and SERVER_ANNOUNCE: the tree heals itself (docs/features.md).
+inline constexpr std::string_view kHealFeature = "heal/1";
+// Longest ROOT_QUERY token accepted.
+inline constexpr std::size_t kMaxQueryBytes = 64;
 
 // The command's wire name, e.g. "LOCK_REQUEST".
 std::string_view command_name(Command command);
@@ -62,6 +72,22 @@ struct Message {
   // Either way the members are cut from the line as sent: numbers, string
   // escapes and key order are kept, only whitespace is dropped.
   std::string activity;
+
+  // Extensions (docs/features.md). AUTHENTICATE and SERVER_ANNOUNCE: the
+  // sender advertised kHealFeature in `features` (a missing or malformed
+  // field advertises nothing). SERVER_ANNOUNCE: `parent` is the
+  // announcer's parent id, empty for a root (has_parent when present).
+  bool heal = false;
+  std::string parent;
+  bool has_parent = false;
+  // ROOT_QUERY: `query` token and `hops` so far. ROOT_REPLY: `query`, and
+  // the `root` that answered (empty: unknown), whether it is an `orphan`
+  // and whether it is `busy` joining.
+  std::string query;
+  std::uint64_t hops = 0;
+  std::string root;
+  bool orphan = false;
+  bool busy = false;
 };
 
 // Longest accepted value of each bounded string field (PROTOCOL.md
@@ -164,7 +190,8 @@ std::string redacted_sample(std::string_view line, std::size_t max_bytes);
 
 // Encoders: each returns one compact line ending in '\n', with exactly the
 // fields PROTOCOL.md documents for the message.
-std::string encode_authenticate(std::string_view secret);
+// With `advertise`, the message carries `features` (our extensions).
+std::string encode_authenticate(std::string_view secret, bool advertise = false);
 std::string encode_info_message(Command command, std::string_view info);
 std::string encode_login(std::string_view username,
                          std::optional<std::string_view> secret);
@@ -179,9 +206,15 @@ std::string encode_activity_message(std::string_view username,
 // `members` as in Message::activity, then authenticated_user = `user`.
 std::string encode_activity_broadcast(std::string_view members,
                                       std::string_view user);
+// With `parent` (the announcer's parent id, empty for a root) the message
+// also advertises our features; without it, it is exactly section 3's.
 std::string encode_server_announce(std::string_view id, std::uint64_t load,
                                    std::string_view hostname,
-                                   std::uint16_t port);
+                                   std::uint16_t port,
+                                   const std::string* parent = nullptr);
+std::string encode_root_query(std::string_view query, std::uint64_t hops);
+std::string encode_root_reply(std::string_view query, std::string_view root,
+                              bool orphan, bool busy);
 // LOCK_REQUEST has no `server`; LOCK_ALLOWED/LOCK_DENIED carry the optional
 // extension when `server` is non-empty.
 std::string encode_lock(Command command, std::string_view username,

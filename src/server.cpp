@@ -92,6 +92,9 @@ void Server::start() {
   config.server_timeout = options_.server_timeout;
   config.max_line_bytes = options_.max_line_bytes;
   config.limits = options_.node;
+  config.extensions = options_.extensions;
+  config.link_timeout = options_.link_timeout;
+  config.wake_healer = [this] { wake_healer(); };
   node_ = std::make_unique<GuardedNode>(std::move(config));
   context_.max_line_bytes = options_.max_line_bytes;
   context_.max_depth = options_.max_depth;
@@ -117,6 +120,7 @@ void Server::start() {
   }
   acceptor_ = std::thread([this] { run_acceptor(); });
   timer_ = std::thread([this] { run_timer(); });
+  healer_ = std::thread([this] { run_healer(); });
   log(LogLevel::kInfo, "server ", id_, " listening on port ", port_,
       ", announcing ", options_.local_host, ":", port_);
 }
@@ -183,16 +187,19 @@ void Server::connect_to_remote() {
                              kConnectTimeout, error);
   if (fd < 0) throw std::runtime_error("cannot connect to " + peer + ": " + error);
   log(LogLevel::kInfo, "connected to ", peer, "; authenticating");
-  if (!admit(fd, peer, true)) {
+  parent_host_ = options_.remote_host;
+  parent_port_ = options_.remote_port;
+  if (!admit(fd, peer, Link::kStartup)) {
     throw std::runtime_error("cannot serve the link to " + peer);
   }
 }
 
 bool Server::adopt(int fd, const std::string& peer) {
-  return admit(fd, peer, false);
+  return admit(fd, peer, Link::kIncoming);
 }
 
-bool Server::admit(int fd, const std::string& peer, bool outgoing) {
+bool Server::admit(int fd, const std::string& peer, Link link) {
+  const bool outgoing = link != Link::kIncoming;
   set_socket_options(fd, options_.write_timeout);
   std::shared_ptr<Connection> conn;
   bool registered = false;
@@ -207,14 +214,19 @@ bool Server::admit(int fd, const std::string& peer, bool outgoing) {
       std::lock_guard<std::mutex> lock(conns_mutex_);
       conns_.emplace(id, conn);
       ++open_connections_;
-      if (outgoing) startup_link_ = id;
+      if (link == Link::kStartup) startup_link_ = id;
     }
     node_->run([&](NodeState& node) {
       registered = true;
       if (outgoing) {
         // AUTHENTICATE must be the first line on the link.
-        conn->deliver(make_payload(encode_authenticate(options_.secret)));
-        node.add_outgoing_link(conn->id(), conn, Clock::now());
+        conn->deliver(make_payload(
+            encode_authenticate(options_.secret, options_.extensions)));
+        if (link == Link::kStartup) {
+          node.add_outgoing_link(conn->id(), conn, Clock::now());
+        } else {
+          node.add_joining_link(conn->id(), conn, Clock::now());
+        }
       } else {
         node.add_connection(conn->id(), conn);
       }
@@ -251,7 +263,7 @@ void Server::finished(ConnId id, const std::string& reason) {
   }
   finished_.push_back(conns_.at(id));
   --open_connections_;
-  timer_wake_.notify_one();
+  timer_wake_.notify_all();
 }
 
 std::optional<std::string> Server::wait_for_startup_link(Millis grace) {
@@ -314,7 +326,7 @@ void Server::run_acceptor() {
       ::close(fd);
       continue;
     }
-    admit(fd, peer, false);
+    admit(fd, peer, Link::kIncoming);
   }
 }
 
@@ -382,6 +394,8 @@ void Server::stop() {
     timer_wake_.notify_all();
   }
   if (timer_.joinable()) timer_.join();
+  wake_healer();
+  if (healer_.joinable()) healer_.join();
   std::vector<std::shared_ptr<Connection>> all;
   {
     std::lock_guard<std::mutex> lock(conns_mutex_);

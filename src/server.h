@@ -15,6 +15,7 @@
 // under any of them.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -54,6 +55,12 @@ struct ServerOptions {
   std::size_t long_line_budget = kDefaultLongLineBudgetBytes;
   FieldLimits fields{};
   NodeLimits node{};
+  // Healing (docs/features.md): our extensions on, the link timeout, and
+  // the backoff between attempts to rejoin after losing the parent link.
+  bool extensions = true;
+  Millis link_timeout = std::max(kMinLinkTimeout, 3 * kDefaultAnnounceInterval);
+  Millis reconnect_min = kDefaultReconnectMin;
+  Millis reconnect_max = kDefaultReconnectMax;
 };
 
 class Server {
@@ -72,6 +79,17 @@ class Server {
   // AUTHENTICATION_FAIL, INVALID_MESSAGE or close). Returns the reason if
   // it did, nothing if the link is still up.
   std::optional<std::string> wait_for_startup_link(Millis grace);
+
+  // From now on a lost parent link is healed (docs/features.md): called
+  // once the start-up link has passed its grace period, or at once when
+  // started alone.
+  void enable_healing();
+
+  // Graceful stop, before stop(): redirects every logged-in client to the
+  // least-loaded known server and waits (at most kHandOffBound) for their
+  // connections to close, then closes every server link so that the
+  // servers behind them rejoin at once. Returns the clients redirected.
+  std::size_t hand_off();
 
   // Stops accepting, closes every connection, joins every thread.
   // Idempotent; also run by the destructor.
@@ -105,9 +123,17 @@ class Server {
   // a line, using the descriptor held in reserve for this.
   void refuse_for_descriptors();
   void run_timer();
+  // The healer thread: while orphaned, tries to rejoin (see heal.cpp).
+  void run_healer();
+  // One attempt to join through host:port; true once joined.
+  bool try_join(const std::string& host, std::uint16_t port);
+  // Waits up to `delay` or until stopping; false if stopping.
+  bool heal_pause(Millis delay);
+  void wake_healer();
   // Starts serving `fd`; on failure refuses it with a one-line reason and
   // returns false. Never throws.
-  bool admit(int fd, const std::string& peer, bool outgoing);
+  enum class Link { kIncoming, kStartup, kJoining };
+  bool admit(int fd, const std::string& peer, Link link);
   void finished(ConnId id, const std::string& reason);
   void reap_finished();
 
@@ -136,8 +162,19 @@ class Server {
   std::optional<std::string> startup_link_failure_;
   std::condition_variable startup_link_changed_;
 
+  // Healing: the healer waits on heal_changed_; the node wakes it (under
+  // the node lock, so heal_mutex_ is taken after the node mutex, never
+  // before it).
+  std::mutex heal_mutex_;
+  std::condition_variable heal_changed_;
+  bool heal_event_ = false;
+  bool healing_enabled_ = false;
+  std::string parent_host_;  // where the parent link goes
+  std::uint16_t parent_port_ = 0;
+
   std::thread acceptor_;
   std::thread timer_;
+  std::thread healer_;
 };
 
 }  // namespace activity

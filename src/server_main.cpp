@@ -105,10 +105,13 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  // Past the start-up rule: a lost parent link is healed from now on.
+  server.enable_healing();
   int received = 0;
   sigwait(&stop_signals, &received);
   log(LogLevel::kInfo, "received ", received == SIGINT ? "SIGINT" : "SIGTERM",
-      "; stopping");
+      "; handing clients on and stopping");
+  server.hand_off();
   server.stop();
   return 0;
 }

@@ -1,6 +1,7 @@
 // Server command-line parsing (see server_options.h).
 #include "server_options.h"
 
+#include <algorithm>
 #include <optional>
 #include <string>
 
@@ -95,6 +96,18 @@ CommandSpec server_command_spec() {
           {"max-registrations-per-second",
            "REGISTERs accepted per second from all clients", true,
            number(kDefaultRegistrationsPerSecond)},
+          {"link-timeout",
+           "ms of silence after which a link to one of our servers is closed "
+           "(default: 3 announce intervals, at least 500)",
+           true, none},
+          {"reconnect-min", "first ms between attempts to rejoin the network",
+           true, number(kDefaultReconnectMin.count())},
+          {"reconnect-max", "most ms between attempts to rejoin the network",
+           true, number(kDefaultReconnectMax.count())},
+          {"no-extensions",
+           "send exactly the original protocol's messages: no healing, no "
+           "extra fields",
+           false, none},
           {"log-level", "debug, info, warn, error or off", true,
            std::string("info")},
           {"log-lines-per-second",
@@ -177,6 +190,17 @@ ServerCommandLine parse_server_command_line(int argc,
   }
   if (o.fields.hostname < o.local_host.size()) {
     throw UsageError("--max-hostname-bytes is shorter than --local-host");
+  }
+  o.extensions = !parsed.given("no-extensions");
+  o.link_timeout = std::max(kMinLinkTimeout, 3 * o.announce_interval);
+  if (parsed.given("link-timeout")) {
+    o.link_timeout = millis_option(parsed, "link-timeout",
+                                   static_cast<std::uint64_t>(kMinLinkTimeout.count()));
+  }
+  o.reconnect_min = millis_option(parsed, "reconnect-min", 1);
+  o.reconnect_max = millis_option(parsed, "reconnect-max", 1);
+  if (o.reconnect_max < o.reconnect_min) {
+    throw UsageError("--reconnect-max must not be below --reconnect-min");
   }
   constexpr std::uint64_t kMaxCount = 100000000;
   o.node.max_users = size_option(parsed, "max-users", 1, kMaxCount);

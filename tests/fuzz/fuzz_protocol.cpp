@@ -65,8 +65,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   (void)quiet;
   Parser parser(ParserOptions{kMaxLine, 16, false});
   Parser checker(ParserOptions{kMaxLine * 4, 64, true});
-  NodeState node(NodeConfig{"self", "secret", "self.host", 4000,
-                            Millis(1000), Millis(3000)});
+  NodeConfig config;
+  config.id = "self";
+  config.secret = "secret";
+  config.hostname = "self.host";
+  config.port = 4000;
+  config.lock_timeout = Millis(1000);
+  config.server_timeout = Millis(3000);
+  NodeState node(std::move(config));
   TimePoint now{};
   ConnId next_id = 1;
   std::shared_ptr<CheckingParticipant> slots[kSlots];

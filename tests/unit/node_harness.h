@@ -40,11 +40,23 @@ class FakeParticipant : public Participant {
 inline const std::string kSecret = "network-secret";
 inline const std::string kOwnId = "self";
 
+inline NodeConfig harness_config(NodeLimits limits) {
+  NodeConfig config;
+  config.id = kOwnId;
+  config.secret = kSecret;
+  config.hostname = "self.host";
+  config.port = 4000;
+  config.lock_timeout = 10000ms;
+  config.server_timeout = 5000ms;
+  config.limits = limits;
+  return config;
+}
+
 // A node plus its fake connections; lines are parsed as the server would.
 struct Harness {
   explicit Harness(NodeLimits limits = NodeLimits{})
-      : node(NodeConfig{kOwnId, kSecret, "self.host", 4000, 10000ms, 5000ms,
-                        limits}) {}
+      : node(harness_config(limits)) {}
+  explicit Harness(NodeConfig config) : node(std::move(config)) {}
   NodeState node;
   std::map<ConnId, std::shared_ptr<FakeParticipant>> conns;
   Parser parser{ParserOptions{1 << 20, 64, false}};

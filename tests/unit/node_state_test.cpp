@@ -65,9 +65,26 @@ TEST_CASE("a new server link gets this server's announce straight away") {
   FakeParticipant& fake = h.connect(1);
   h.send(1, "{\"command\":\"AUTHENTICATE\",\"secret\":\"" + kSecret + "\"}");
   REQUIRE(fake.lines.size() == 1);
+  const std::string root;  // no parent: a root
   CHECK(fake.lines[0] ==
-        encode_server_announce(kOwnId, 0, "self.host", 4000));
+        encode_server_announce(kOwnId, 0, "self.host", 4000, &root));
+  CHECK(fake.lines[0].find("\"features\":[\"heal/1\"],\"parent\":\"\"") !=
+        std::string::npos);
   CHECK_FALSE(fake.closed);
+}
+
+TEST_CASE("--no-extensions: the announce is exactly section 3's") {
+  NodeConfig config = harness_config(NodeLimits{});
+  config.extensions = false;
+  Harness h(std::move(config));
+  FakeParticipant& fake = h.connect(1);
+  h.send(1, "{\"command\":\"AUTHENTICATE\",\"secret\":\"" + kSecret +
+                "\",\"features\":[\"heal/1\"]}");
+  REQUIRE(fake.lines.size() == 1);
+  CHECK(fake.lines[0] == encode_server_announce(kOwnId, 0, "self.host", 4000));
+  // Not extended: ROOT_QUERY is an unknown command, as it is elsewhere.
+  h.send(1, "{\"command\":\"ROOT_QUERY\",\"query\":\"q\",\"hops\":0}");
+  check_closed_with(fake, "INVALID_MESSAGE", "unknown command 'ROOT_QUERY'");
 }
 
 TEST_CASE("login rules") {
