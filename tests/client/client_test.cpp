@@ -231,7 +231,9 @@ TEST_CASE("invalid input lines are reported and skipped; the session goes on") {
 TEST_CASE("the server closing the connection ends a client waiting on stdin") {
   auto server = std::make_unique<TestServer>();
   const std::uint16_t port = server->port();
-  ClientProcess client(client_args(port));
+  std::vector<std::string> args = client_args(port);
+  args.insert(args.end(), {"--reconnect-for", "0"});
+  ClientProcess client(args);
   CAPTURE(client.stderr_text());
   // The client's own word that it is logged in: the server counts the
   // login before the client has read LOGIN_SUCCESS.
@@ -241,6 +243,52 @@ TEST_CASE("the server closing the connection ends a client waiting on stdin") {
   CHECK(client.wait_exit().value_or(-1) == 3);
   CHECK(contains(client.stderr_text(),
                  "connection to " + loopback(port) + " lost"));
+}
+
+TEST_CASE("a lost server: the client reconnects, logs in again, and goes on") {
+  // The server it was on stops and another takes its port: the client logs
+  // in there (never registering again) and keeps sending and receiving.
+  auto server = std::make_unique<TestServer>();
+  const std::uint16_t port = server->port();
+  LineClient bob_maker(port);
+  REQUIRE(bob_maker.register_user("bob", "bob-secret"));
+  bob_maker.close();
+  std::vector<std::string> args = client_args(port);
+  args.insert(args.end(), {"-u", "bob", "-s", "bob-secret"});
+  ClientProcess client(args);
+  CAPTURE(client.stderr_text());
+  REQUIRE(client.wait_stderr("logged in as bob"));
+  server.reset();
+  REQUIRE(client.wait_stderr("reconnecting for up to"));
+
+  ServerOptions options = test_server_options();
+  options.local_port = port;
+  TestServer again(options);
+  // A restarted server here keeps no users (durable users are another
+  // matter): bob registers on it out of band.
+  LineClient maker(port);
+  REQUIRE(maker.register_user("bob", "bob-secret"));
+  maker.close();
+  REQUIRE(client.wait_stderr("logged in as bob on " + loopback(port), 10000ms));
+  LineClient watcher(port);
+  REQUIRE(watcher.login());
+  client.write_stdin("{\"after\":\"reconnect\"}\n");
+  CHECK(read_activity_with(watcher, "reconnect"));
+  CHECK(count_of(client.stderr_text(), "registered bob") == 0);
+  client.close_stdin();
+  CHECK(client.wait_exit().value_or(-1) == 0);
+}
+
+TEST_CASE("a lost server and nowhere to go: the client gives up after --reconnect-for") {
+  auto server = std::make_unique<TestServer>();
+  std::vector<std::string> args = client_args(server->port());
+  args.insert(args.end(), {"--reconnect-for", "300"});
+  ClientProcess client(args);
+  CAPTURE(client.stderr_text());
+  REQUIRE(client.wait_stderr("logged in as anonymous"));
+  server.reset();
+  CHECK(client.wait_exit().value_or(-1) == 3);
+  CHECK(contains(client.stderr_text(), "could not reconnect within 300 ms"));
 }
 
 TEST_CASE("a refused connection exits 3 naming the server") {

@@ -195,6 +195,8 @@ int main(int argc, char** argv) {
     settings.connect_timeout = kConnectTimeout;
     settings.reply_timeout = options.reply_timeout;
     settings.logout_wait = kLogoutWait;
+    settings.reconnect_for = options.reconnect_for;
+    settings.others = options.others;
 
     ClientSession session(settings, write_stdout_line);
     session.start();

@@ -4,6 +4,7 @@
 // parse_number so that every error names the option it is about.
 #include "client_options.h"
 
+#include <algorithm>
 #include <optional>
 #include <string>
 
@@ -29,6 +30,33 @@ std::string help_epilogue() {
          "\n"
          "Exit status:\n" +
          exit_status_help();
+}
+
+// --servers: host:port entries separated by commas ("[v6]:port" too).
+std::vector<Endpoint> parse_servers(const std::string& list) {
+  std::vector<Endpoint> out;
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    const std::size_t comma = std::min(list.find(',', start), list.size());
+    const std::string entry = list.substr(start, comma - start);
+    const std::size_t colon = entry.rfind(':');
+    if (entry.empty() || colon == std::string::npos || colon == 0) {
+      throw UsageError("--servers: expected host:port, got '" + entry + "'");
+    }
+    std::string host = entry.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);
+    }
+    const auto port = static_cast<std::uint16_t>(
+        parse_number("--servers", entry.substr(colon + 1), 1, 65535));
+    out.push_back(Endpoint{host, port});
+    if (out.size() > kMaxOtherServers) {
+      throw UsageError("--servers: at most " + std::to_string(kMaxOtherServers) +
+                       " servers");
+    }
+    start = comma + 1;
+  }
+  return out;
 }
 
 std::string non_empty(const ParsedArguments& parsed, const char* name) {
@@ -64,6 +92,13 @@ CommandSpec client_command_spec() {
            std::to_string(kDefaultMaxRedirects)},
           {"reply-timeout", "ms to wait for the answer to REGISTER or LOGIN",
            true, std::to_string(kDefaultReplyTimeout.count())},
+          {"reconnect-for",
+           "ms to keep reconnecting (and logging in again) when the server is "
+           "lost; 0 to exit at once",
+           true, std::to_string(kDefaultReconnectFor.count())},
+          {"servers",
+           "other servers to reconnect to, as host:port,host:port,...", true,
+           none},
           {"q,quiet",
            "no status lines on standard error, only warnings and errors",
            false, none},
@@ -115,6 +150,9 @@ ClientCommandLine parse_client_command_line(int argc,
   o.reply_timeout = Millis(parse_number(
       "--reply-timeout", parsed.value("reply-timeout"), 1,
       kMaxReplyTimeoutMillis));
+  o.reconnect_for = Millis(parse_number(
+      "--reconnect-for", parsed.value("reconnect-for"), 0, kMaxReplyTimeoutMillis));
+  if (parsed.given("servers")) o.others = parse_servers(parsed.value("servers"));
   o.quiet = parsed.given("quiet");
   return out;
 }

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "named_limits.h"
 #include "server_connection.h"
@@ -22,6 +23,10 @@ inline constexpr std::size_t kMaxRedirectsLimit = 1000;
 inline constexpr Millis kDefaultReplyTimeout{30000};
 // After LOGOUT, how long to wait for the server to close the connection.
 inline constexpr Millis kLogoutWait{1000};
+// How long a client whose server is lost keeps reconnecting.
+inline constexpr Millis kDefaultReconnectFor{30000};
+// Most servers given with --servers.
+inline constexpr std::size_t kMaxOtherServers = 64;
 
 struct ClientOptions {
   Endpoint server{"localhost", kDefaultPort};
@@ -35,6 +40,9 @@ struct ClientOptions {
   std::string secret_file;
   std::size_t max_redirects = kDefaultMaxRedirects;
   Millis reply_timeout = kDefaultReplyTimeout;
+  // Reconnecting after the server is lost (--reconnect-for, --servers).
+  Millis reconnect_for = kDefaultReconnectFor;
+  std::vector<Endpoint> others;
   bool quiet = false;
 };
 

@@ -10,7 +10,15 @@
 // Once any other message has arrived after LOGIN_SUCCESS (the sender's own
 // ACTIVITY_BROADCAST comes back at the latest) the server has kept us, and
 // nothing more is kept for replay.
+//
+// A lost connection is different: the server may have processed what was
+// sent on it, so nothing is sent again after a reconnection. An activity in
+// flight when a server is lost can be lost; none is ever sent twice.
 #include "client_session.h"
+
+#include <poll.h>
+
+#include <algorithm>
 
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -21,6 +29,7 @@
 
 #include "log.h"
 #include "protocol.h"
+#include "tcp.h"
 
 namespace activity::client {
 namespace {
@@ -157,9 +166,42 @@ ExitStatus ClientSession::run_connections() {
   Endpoint target = settings_.server;
   bool register_needed = settings_.register_first;
   std::size_t redirects = 0;  // in a row, without a confirmed login between
+  // While reconnecting after a loss: when to give up, the server lost, and
+  // the attempts made.
+  std::optional<Clock::time_point> give_up;
+  Endpoint lost;
+  std::size_t attempts = 0;
+  Millis backoff = settings_.reconnect_min;
   for (;;) {
     const ConnectionOutcome outcome = run_connection(target, register_needed);
-    if (!outcome.redirect) return outcome.status;
+    if (outcome.logged_in) {
+      give_up.reset();
+      backoff = settings_.reconnect_min;
+    }
+    if (!outcome.redirect) {
+      const bool retry = outcome.lost ||
+                         (give_up && outcome.status == ExitStatus::kConnectionFailed);
+      if (!retry || settings_.reconnect_for.count() == 0) return outcome.status;
+      if (!give_up) {
+        give_up = Clock::now() + settings_.reconnect_for;
+        lost = target;
+        attempts = 0;
+        std::lock_guard<std::mutex> lock(mutex_);
+        replay_.clear();  // at most once: the lost server may have sent them on
+        log(LogLevel::kWarn, "reconnecting for up to ",
+            settings_.reconnect_for.count(), " ms");
+      }
+      if (Clock::now() >= *give_up) {
+        log(LogLevel::kError, "could not reconnect within ",
+            settings_.reconnect_for.count(), " ms; giving up");
+        return ExitStatus::kConnectionFailed;
+      }
+      if (!pause(backoff)) return ExitStatus::kLocalError;
+      backoff = std::min(settings_.reconnect_max, backoff * 2);
+      target = reconnect_target(lost, attempts++);
+      register_needed = false;  // the user exists: log in again only
+      continue;
+    }
     register_needed = false;  // the user exists network-wide now
     if (outcome.confirmed) redirects = 0;
     if (redirects == settings_.max_redirects) {
@@ -198,10 +240,12 @@ ClientSession::ConnectionOutcome ClientSession::run_connection(
   outcome.status = await_reply(conn, target, Command::kLoginSuccess,
                                Command::kLoginFailed);
   if (outcome.status != ExitStatus::kSuccess) return outcome;
+  outcome.logged_in = true;
   log(LogLevel::kInfo, "logged in as ", settings_.username, " on ",
       target.text());
 
   outcome = serve(conn, target);
+  outcome.logged_in = true;
 
   // Retire the socket: unblock a send in progress in the input loop, then
   // take the socket away from it before `conn` closes it.
@@ -297,6 +341,7 @@ ClientSession::ConnectionOutcome ClientSession::serve(ServerConnection& conn,
           log(LogLevel::kError, "connection to ", target.text(), " lost",
               error.empty() ? "" : ": ", error);
           outcome.status = ExitStatus::kConnectionFailed;
+          outcome.lost = true;
         }
         return outcome;
       case ServerConnection::ReadStatus::kBadLine:
@@ -383,6 +428,34 @@ void ClientSession::drain_wake() {
   std::uint64_t count = 0;
   while (::read(wake_fd_, &count, sizeof count) < 0 && errno == EINTR) {
   }
+}
+
+bool ClientSession::pause(Millis delay) {
+  const Clock::time_point until = Clock::now() + delay;
+  for (;;) {
+    pollfd wake{wake_fd_, POLLIN, 0};
+    const int ready = poll(&wake, 1, poll_millis_until(until));
+    if (ready > 0) {
+      drain_wake();
+      if (abort_requested()) return false;
+      continue;  // input ended: LOGOUT goes out once logged in again
+    }
+    if (ready == 0 || Clock::now() >= until) return true;
+  }
+}
+
+Endpoint ClientSession::reconnect_target(const Endpoint& lost,
+                                         std::size_t attempt) const {
+  std::vector<Endpoint> order{lost};
+  auto add = [&order](const Endpoint& endpoint) {
+    const bool seen = std::any_of(order.begin(), order.end(), [&](const Endpoint& e) {
+      return e.host == endpoint.host && e.port == endpoint.port;
+    });
+    if (!seen) order.push_back(endpoint);
+  };
+  for (const Endpoint& other : settings_.others) add(other);
+  add(settings_.server);
+  return order[attempt % order.size()];
 }
 
 bool ClientSession::abort_requested() {

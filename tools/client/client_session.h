@@ -37,6 +37,14 @@ struct SessionSettings {
   Millis connect_timeout{5000};
   Millis reply_timeout{30000};
   Millis logout_wait{1000};
+  // After a logged-in connection is lost (not ended by LOGOUT): how long to
+  // keep reconnecting, 0 for not at all, and where to: the lost server,
+  // then `others`, then `server`, in turn, with backoff from reconnect_min
+  // doubling to reconnect_max. The user logs in again, never registers.
+  Millis reconnect_for{30000};
+  std::vector<Endpoint> others;
+  Millis reconnect_min{50};
+  Millis reconnect_max{2000};
 };
 
 // Writes one received activity (compact JSON, no newline); returns false
@@ -85,6 +93,8 @@ class ClientSession {
     ExitStatus status = ExitStatus::kSuccess;
     std::optional<Endpoint> redirect;
     bool confirmed = false;  // the server kept us logged in for a while
+    bool logged_in = false;  // LOGIN_SUCCESS arrived on it
+    bool lost = false;       // it closed while logged in, without LOGOUT
   };
 
   // The reader thread's body and its parts.
@@ -107,6 +117,10 @@ class ClientSession {
                                 const Endpoint& target,
                                 const std::string& reason);
   void drain_wake();
+  // Waits `delay` unless an abort comes first; false on an abort.
+  bool pause(Millis delay);
+  // The server to try after `attempt` failed reconnections from `lost`.
+  Endpoint reconnect_target(const Endpoint& lost, std::size_t attempt) const;
   bool abort_requested();
 
   std::optional<std::string_view> secret_view() const;
