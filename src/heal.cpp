@@ -47,8 +47,10 @@ void Server::run_healer() {
     bool first_round = true;
     while (!stopping_) {
       std::vector<RejoinCandidate> candidates;
+      bool parent_hung = false;
       const bool orphaned = node_->run([&](NodeState& node) {
         candidates = node.rejoin_candidates();
+        parent_hung = node.parent_went_silent();
         return node.orphaned();
       });
       if (!orphaned) break;
@@ -57,16 +59,21 @@ void Server::run_healer() {
             parent_port_, " and ", candidates.size(), " remembered servers");
         first_round = false;
       }
-      // The parent's address first: a server restarted in its place.
+      // The parent's address first (a server restarted in its place),
+      // unless its link went silent: a hung parent still accepts
+      // connections and would hold each round up for the join timeout.
       std::vector<std::pair<std::string, std::uint16_t>> order;
-      if (!parent_host_.empty()) order.emplace_back(parent_host_, parent_port_);
+      const std::pair<std::string, std::uint16_t> parent{parent_host_, parent_port_};
+      if (!parent_host_.empty() && !parent_hung) order.push_back(parent);
       for (const RejoinCandidate& candidate : candidates) {
         const std::pair<std::string, std::uint16_t> address{candidate.hostname,
                                                             candidate.port};
-        if (std::find(order.begin(), order.end(), address) == order.end()) {
+        if (std::find(order.begin(), order.end(), address) == order.end() &&
+            !(parent_hung && address == parent)) {
           order.push_back(address);
         }
       }
+      if (!parent_host_.empty() && parent_hung) order.push_back(parent);
       bool joined = false;
       for (const auto& [host, port] : order) {
         if (stopping_) return;

@@ -115,6 +115,7 @@ void NodeState::end_join(JoinState state, std::string why) {
   if (join_.state != JoinState::kWaiting) return;
   join_ = JoinOutcome{state, std::move(why)};
   joining_ = 0;
+  join_query_.clear();
   if (config_.wake_healer) config_.wake_healer();
 }
 
@@ -682,6 +683,7 @@ void NodeState::expire(TimePoint now) {
   for (ConnId conn_id : silent_links) {
     log(LogLevel::kWarn, "server link ", conn_id, " silent for ",
         config_.link_timeout.count(), " ms; closing it");
+    if (conn_id == parent_) parent_silent_ = true;
     drop(conn_id, nullptr, "server link silent too long");
   }
   for (auto relayed = relayed_.begin(); relayed != relayed_.end();) {
@@ -797,9 +799,10 @@ void NodeState::handle_joining(ConnId id, Connection& conn, const Message& m,
       m.query != join_query_) {
     return;  // the target's network is not ours yet: nothing is taken
   }
-  // Allowed only into another tree whose root answered for itself, is not
-  // joining anything, and ranks below us: a root that never lost a parent
-  // ranks below every orphan, orphans rank by id (docs/features.md).
+  // Allowed only into another tree whose root answered for itself and is
+  // not joining anything itself. We are busy until this ends, so no tree
+  // can join ours meanwhile: the link joins two different trees
+  // (docs/features.md gives the argument).
   std::string refusal;
   if (m.root.empty()) {
     refusal = "the target's root is beyond a server without heal/1";
@@ -807,8 +810,6 @@ void NodeState::handle_joining(ConnId id, Connection& conn, const Message& m,
     refusal = "the target is in our own tree";
   } else if (m.busy) {
     refusal = "the target's root is itself joining";
-  } else if (m.orphan && !(m.root < config_.id)) {
-    refusal = "the target's root is an orphan with a larger id";
   }
   if (!refusal.empty()) {
     log(LogLevel::kDebug, "join through ", sample(conn.peer_id),
@@ -821,10 +822,11 @@ void NodeState::handle_joining(ConnId id, Connection& conn, const Message& m,
   parent_ = id;
   parent_id_ = conn.peer_id;
   orphan_ = false;
+  parent_silent_ = false;
   candidates_.clear();
   ++links_;
   log(LogLevel::kInfo, "rejoined the network through ", sample(conn.peer_id),
-      " (root ", sample(m.root), ")");
+      " (root ", sample(m.root), m.orphan ? ", itself rejoining" : "", ")");
   conn.participant->deliver(own_announce());
   const Message announce = *conn.joining_announce;
   const std::string announce_raw = std::move(conn.joining_raw);
@@ -841,7 +843,9 @@ void NodeState::handle_root_query(ConnId id, const Connection& conn,
         make_payload(encode_root_reply(m.query, root, orphan, busy)));
   };
   if (parent_ == 0) {
-    reply(config_.id, orphan_, joining_ != 0);
+    // Busy from our own ROOT_QUERY to the end of that attempt: an attempt
+    // whose target never answered (a hung server) holds nobody up.
+    reply(config_.id, orphan_, joining_ != 0 && !join_query_.empty());
     return;
   }
   Connection& parent = connections_.at(parent_);

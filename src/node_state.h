@@ -145,6 +145,9 @@ class NodeState {
   // subtree, by id. Empty when not orphaned.
   std::vector<RejoinCandidate> rejoin_candidates() const;
   bool orphaned() const { return orphan_; }
+  // The parent link was closed for silence: the parent is probably hung,
+  // so its address is better tried last.
+  bool parent_went_silent() const { return parent_silent_; }
 
   // Graceful stop: every logged-in client is sent a REDIRECT to the least
   // loaded known server (counting those already sent there) and closed.
@@ -301,6 +304,7 @@ class NodeState {
   ConnId parent_ = 0;
   std::string parent_id_;  // the parent's id once it has announced
   bool orphan_ = false;    // lost its parent; a root until it rejoins
+  bool parent_silent_ = false;  // ...because its link went silent
   ConnId joining_ = 0;     // the link of the join in progress, if any
   std::string join_query_;
   JoinOutcome join_;

@@ -1,11 +1,17 @@
 // A network of server processes for the failure tests (see cluster.h).
 #include "cluster.h"
 
+#include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <thread>
 
 #include "server_process.h"
+#include "tcp.h"
 
 namespace activity::test {
 
@@ -16,6 +22,29 @@ std::string activity_id(const std::string& activity) {
   const std::size_t start = at + marker.size();
   const std::size_t end = activity.find('"', start);
   return end == std::string::npos ? std::string() : activity.substr(start, end - start);
+}
+
+std::string ip_path() {
+  for (const char* path : {"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"}) {
+    if (::access(path, X_OK) == 0) return path;
+  }
+  return {};
+}
+
+int connect_in_netns(const std::string& netns, const std::string& host,
+                     std::uint16_t port) {
+  int fd = -1;
+  std::thread inside([&] {
+    const int ns = ::open(("/var/run/netns/" + netns).c_str(), O_RDONLY | O_CLOEXEC);
+    if (ns < 0) return;
+    const bool entered = setns(ns, CLONE_NEWNET) == 0;
+    ::close(ns);
+    if (!entered) return;
+    std::string error;
+    fd = connect_tcp(host, port, 1000ms, error);
+  });
+  inside.join();
+  return fd;
 }
 
 Cluster::Cluster(std::vector<std::string> extra_args) : extra_args_(std::move(extra_args)) {}
@@ -34,13 +63,17 @@ bool Cluster::start(std::size_t index, std::optional<std::size_t> parent,
   ClusterServer& server = servers_.at(index);
   std::vector<std::string> args = {
       "-lp", std::to_string(server.port), "--bind", server.host, "-lh", server.host,
-      "-a", "100", "-s", kClusterSecret, "--log-level", "info"};
+      "-a", "100", "-s", kClusterSecret, "--log-level",
+      std::getenv("CHAOS_LOG") != nullptr ? std::getenv("CHAOS_LOG") : "info"};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   if (parent) {
     const ClusterServer& up = servers_.at(*parent);
     args.insert(args.end(), {"-rh", up.host, "-rp", std::to_string(up.port)});
   }
   std::string program = server_path();
+  if (!server.netns.empty() && wrapper.empty()) {
+    return start(index, parent, why, {ip_path(), "netns", "exec", server.netns});
+  }
   if (!wrapper.empty()) {
     args.insert(args.begin(), program);
     args.insert(args.begin(), wrapper.begin() + 1, wrapper.end());
@@ -59,6 +92,12 @@ bool Cluster::start(std::size_t index, std::optional<std::size_t> parent,
   }
   server.port = *port;
   return true;
+}
+
+void Cluster::add_slot(const std::string& host, const std::string& netns) {
+  servers_.emplace_back();
+  servers_.back().host = host;
+  servers_.back().netns = netns;
 }
 
 void Cluster::kill(std::size_t index) {
@@ -88,10 +127,16 @@ bool Cluster::listen(std::size_t index, Millis timeout) {
   return wait_until(
       [&] {
         server.listener.reset();
-        try {
-          server.listener = std::make_unique<LineClient>(server.port, server.host);
-        } catch (const std::exception&) {
-          return false;
+        if (!server.netns.empty()) {
+          const int fd = connect_in_netns(server.netns, server.host, server.port);
+          if (fd < 0) return false;
+          server.listener = LineClient::adopt(fd);
+        } else {
+          try {
+            server.listener = std::make_unique<LineClient>(server.port, server.host);
+          } catch (const std::exception&) {
+            return false;
+          }
         }
         if (!server.listener->login()) return false;
         // Kept, not redirected: no REDIRECT follows the LOGIN_SUCCESS.

@@ -25,10 +25,12 @@ struct ClusterServer {
   std::uint16_t port = 0;
   std::unique_ptr<ChildProcess> process;
   bool frozen = false;
+  bool cut = false;       // partitioned away: not expected to be reached
+  std::string netns;      // the network namespace it runs in, if any
   std::unique_ptr<LineClient> listener;
   std::set<std::string> seen;  // activity ids its listener received
   bool running() const { return process != nullptr; }
-  bool live() const { return process != nullptr && !frozen; }
+  bool live() const { return process != nullptr && !frozen && !cut; }
 };
 
 class Cluster {
@@ -43,6 +45,8 @@ class Cluster {
   bool start(std::size_t index, std::optional<std::size_t> parent,
              std::string* why = nullptr,
              const std::vector<std::string>& wrapper = {});
+  // A new slot whose server listens on `host` inside namespace `netns`.
+  void add_slot(const std::string& host, const std::string& netns);
   void kill(std::size_t index);    // SIGKILL, reaped
   void freeze(std::size_t index);  // SIGSTOP
   void thaw(std::size_t index);    // SIGCONT
@@ -58,7 +62,7 @@ class Cluster {
 
   // The last `bytes` of each running server's standard error, for a
   // failure message.
-  std::string logs(std::size_t bytes = 3000);
+  std::string logs(std::size_t bytes = 6000);
 
   std::size_t size() const { return servers_.size(); }
   ClusterServer& at(std::size_t index) { return servers_.at(index); }
@@ -80,6 +84,15 @@ class Cluster {
   std::size_t received_ = 0;
   std::size_t probe_round_ = 0;
 };
+
+// A TCP connection to host:port made from inside network namespace `netns`
+// (a thread enters it for the connect; the socket stays there). -1 on
+// failure.
+int connect_in_netns(const std::string& netns, const std::string& host,
+                     std::uint16_t port);
+
+// The iproute2 `ip` binary, or an empty string where there is none.
+std::string ip_path();
 
 // The `"id":"..."` of an activity, or an empty string.
 std::string activity_id(const std::string& activity);
