@@ -102,6 +102,9 @@ inline constexpr Millis kJoinTimeout{1000};
 inline constexpr std::size_t kMaxRelayedQueries = 256;
 inline constexpr Millis kRelayedQueryLifetime{5000};
 inline constexpr std::uint64_t kMaxQueryHops = 1024;
+// Servers are remembered as places to rejoin (at most --max-known-servers
+// of them) until they have not been heard of for this long.
+inline constexpr Millis kRememberServersFor{10 * 60 * 1000};
 // Graceful stop: how long the server waits for its redirected clients'
 // connections to close before it closes its links and exits.
 inline constexpr Millis kHandOffBound{2000};

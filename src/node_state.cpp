@@ -4,6 +4,7 @@
 // activities (section 5) and lock rounds for registration (section 6).
 #include "node_state.h"
 
+#include <algorithm>
 #include <set>
 
 #include "log.h"
@@ -448,9 +449,7 @@ void NodeState::handle_announce(ConnId id, const Message& m,
     conn.heal = config_.extensions && m.heal;
     if (id == parent_) parent_id_ = m.id;
   }
-  if (id == parent_ && remembered_.size() < config_.limits.max_known_servers) {
-    remembered_[m.id] = Remembered{m.hostname, m.port, m.parent};
-  }
+  remember(m, now);
   auto found = known_servers_.find(m.id);
   if (found == known_servers_.end()) {
     if (known_servers_.size() >= config_.limits.max_known_servers) {
@@ -650,7 +649,6 @@ void NodeState::remove_connection(ConnId id) {
 }
 
 void NodeState::forget_server(const std::string& id) {
-  remembered_.erase(id);
   auto found = known_servers_.find(id);
   if (found == known_servers_.end()) return;
   const std::uint64_t serial = found->second.serial;
@@ -689,6 +687,11 @@ void NodeState::expire(TimePoint now) {
   for (auto relayed = relayed_.begin(); relayed != relayed_.end();) {
     relayed = relayed->second.deadline <= now ? relayed_.erase(relayed)
                                               : std::next(relayed);
+  }
+  for (auto entry = remembered_.begin(); entry != remembered_.end();) {
+    const bool stale = now - entry->second.heard >= kRememberServersFor &&
+                       known_servers_.count(entry->first) == 0;
+    entry = stale ? remembered_.erase(entry) : std::next(entry);
   }
 
   std::vector<std::string> silent;
@@ -736,26 +739,38 @@ void NodeState::forward(ConnId from, std::string_view raw_line) {
 
 // --- Healing (docs/features.md, "heal/1") -----------------------------------
 
+void NodeState::remember(const Message& m, TimePoint now) {
+  auto entry = remembered_.find(m.id);
+  if (entry == remembered_.end()) {
+    if (remembered_.size() >= config_.limits.max_known_servers) {
+      // Full: the server heard from longest ago makes room.
+      auto oldest = remembered_.begin();
+      for (auto it = remembered_.begin(); it != remembered_.end(); ++it) {
+        if (it->second.heard < oldest->second.heard) oldest = it;
+      }
+      remembered_.erase(oldest);
+    }
+    entry = remembered_.emplace(m.id, Remembered{}).first;
+  }
+  entry->second = Remembered{m.hostname, m.port, m.parent, now};
+}
+
 void NodeState::become_orphan() {
   parent_ = 0;
   if (!config_.extensions) return;  // as the original protocol: stay apart
   orphan_ = true;
-  candidates_.clear();
+  // The ancestors, nearest first, as their announces named them.
+  ancestors_.clear();
   std::set<std::string> taken;
-  // The ancestors first, nearest first, as their announces named them.
   for (std::string next = parent_id_; !next.empty() && taken.count(next) == 0;) {
     auto entry = remembered_.find(next);
     if (entry == remembered_.end()) break;
-    candidates_.push_back({next, entry->second.hostname, entry->second.port});
+    ancestors_.push_back(next);
     taken.insert(next);
     next = entry->second.parent;
   }
-  for (const auto& [id, entry] : remembered_) {
-    if (taken.count(id) == 0) candidates_.push_back({id, entry.hostname, entry.port});
-  }
-  remembered_.clear();
   parent_id_.clear();
-  log(LogLevel::kInfo, "lost the parent link; ", candidates_.size(),
+  log(LogLevel::kInfo, "lost the parent link; ", remembered_.size(),
       " servers remembered to rejoin through");
   if (config_.wake_healer) config_.wake_healer();
 }
@@ -763,9 +778,23 @@ void NodeState::become_orphan() {
 std::vector<RejoinCandidate> NodeState::rejoin_candidates() const {
   std::vector<RejoinCandidate> out;
   if (!orphan_) return out;
-  for (const RejoinCandidate& candidate : candidates_) {
-    // A server heard from since is in our own subtree now: not a way out.
-    if (known_servers_.count(candidate.id) == 0) out.push_back(candidate);
+  // A server known now is in our own tree: not a way out. Every other one
+  // heard of lately may be, wherever it was: the ancestors first, then the
+  // rest by id (former children that rejoined elsewhere among them).
+  const auto usable = [this](const std::string& id) {
+    return known_servers_.count(id) == 0 && remembered_.count(id) != 0;
+  };
+  for (const std::string& id : ancestors_) {
+    if (!usable(id)) continue;
+    const Remembered& entry = remembered_.at(id);
+    out.push_back({id, entry.hostname, entry.port});
+  }
+  for (const auto& [id, entry] : remembered_) {
+    if (!usable(id) ||
+        std::find(ancestors_.begin(), ancestors_.end(), id) != ancestors_.end()) {
+      continue;
+    }
+    out.push_back({id, entry.hostname, entry.port});
   }
   return out;
 }
@@ -823,7 +852,7 @@ void NodeState::handle_joining(ConnId id, Connection& conn, const Message& m,
   parent_id_ = conn.peer_id;
   orphan_ = false;
   parent_silent_ = false;
-  candidates_.clear();
+  ancestors_.clear();
   ++links_;
   log(LogLevel::kInfo, "rejoined the network through ", sample(conn.peer_id),
       " (root ", sample(m.root), m.orphan ? ", itself rejoining" : "", ")");

@@ -141,8 +141,8 @@ class NodeState {
   // The attempt took too long: its link is closed.
   void abandon_join(std::string_view why);
   // Servers to try, in order, while orphaned: the ancestors first (nearest
-  // first), then every other server that was outside this server's
-  // subtree, by id. Empty when not orphaned.
+  // first), then every other server heard of lately (kRememberServersFor)
+  // that is not in this server's tree now, by id. Empty when not orphaned.
   std::vector<RejoinCandidate> rejoin_candidates() const;
   bool orphaned() const { return orphan_; }
   // The parent link was closed for silence: the parent is probably hung,
@@ -216,11 +216,12 @@ class NodeState {
     TimePoint deadline;
   };
 
-  // What is remembered of a server whose announces came by the parent link.
+  // What is remembered of a server that announced itself (any link).
   struct Remembered {
     std::string hostname;
     std::uint16_t port = 0;
     std::string parent;
+    TimePoint heard{};
   };
 
   // A LOCK_ALLOWED counted for one noted server.
@@ -265,6 +266,8 @@ class NodeState {
   Payload own_announce() const;
   // The parent link was lost: remember where to rejoin.
   void become_orphan();
+  // Keeps the announcer's address for rejoining (bounded, oldest out).
+  void remember(const Message& m, TimePoint now);
 
   // Sends `last_line` (if any) and closes the connection, forgetting it.
   void drop(ConnId id, const Payload& last_line, std::string_view reason);
@@ -310,8 +313,9 @@ class NodeState {
   JoinOutcome join_;
   std::uint64_t next_query_ = 1;
   std::map<std::string, RelayedQuery> relayed_;  // by our token
-  std::map<std::string, Remembered> remembered_;  // by id, upstream servers
-  std::vector<RejoinCandidate> candidates_;       // taken when orphaned
+  // Every server heard of lately, by id: where an orphan may rejoin.
+  std::map<std::string, Remembered> remembered_;
+  std::vector<std::string> ancestors_;  // taken when orphaned, nearest first
 };
 
 }  // namespace activity

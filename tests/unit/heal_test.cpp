@@ -150,7 +150,13 @@ TEST_CASE("relayed queries are bounded, and a circling one is dropped") {
 TEST_CASE("beyond a parent without heal/1 the root is unknown") {
   HealHarness h;
   FakeParticipant& up = h.parent(1, "foreign", false);
+  // An announce of ours that the foreign server forwards unchanged says
+  // nothing about the foreign server itself.
+  const std::string none;
+  h.send(1, announce_line("ours-beyond", 0, 5002, &none));
+  up.lines.clear();
   FakeParticipant& asker = h.heal_link(2);
+  asker.lines.clear();
   h.send(2, query("t"));
   CHECK(up.lines.empty());
   REQUIRE(asker.lines.size() == 1);
@@ -191,6 +197,27 @@ TEST_CASE("losing the parent: an orphan, with its ancestors first") {
   order.clear();
   for (const RejoinCandidate& c : plain.node.rejoin_candidates()) order.push_back(c.id);
   CHECK(order == std::vector<std::string>{"p", "gp", "a-cousin"});
+}
+
+TEST_CASE("an orphan also tries servers it heard of below it that left") {
+  HealHarness h;
+  h.parent(1, "top", true);
+  FakeParticipant& child = h.heal_link(2);
+  const std::string self = kOwnId;
+  h.send(2, announce_line("former-child", 0, 6100, &self));
+  // The child leaves (it rejoined elsewhere while we were frozen), then
+  // our parent goes too.
+  child.closed = true;
+  h.node.remove_connection(2);
+  h.node.remove_connection(1);
+  REQUIRE(h.node.orphaned());
+  std::vector<std::string> order;
+  for (const RejoinCandidate& c : h.node.rejoin_candidates()) order.push_back(c.id);
+  CHECK(order == std::vector<std::string>{"top", "former-child"});
+  // Servers not heard of for kRememberServersFor are forgotten.
+  h.now += kRememberServersFor;
+  h.node.expire(h.now);
+  CHECK(h.node.rejoin_candidates().empty());
 }
 
 TEST_CASE("--no-extensions: losing the parent leaves the server apart") {
