@@ -24,6 +24,7 @@ bool is_server_only(Command command) {
     case Command::kLockDenied:
     case Command::kRootQuery:
     case Command::kRootReply:
+    case Command::kServerGone:
       return true;
     default:
       return false;
@@ -65,7 +66,8 @@ std::string describe(Role role) {
 NodeState::NodeState(NodeConfig config)
     : config_(std::move(config)),
       registration_tokens_(
-          static_cast<double>(config_.limits.registrations_per_second)) {}
+          static_cast<double>(config_.limits.registrations_per_second)),
+      random_(std::random_device{}()) {}
 
 void NodeState::add_connection(ConnId id,
                                std::shared_ptr<Participant> participant) {
@@ -74,16 +76,23 @@ void NodeState::add_connection(ConnId id,
   connections_.emplace(id, std::move(conn));
 }
 
-void NodeState::add_outgoing_link(ConnId id,
-                                  std::shared_ptr<Participant> participant,
-                                  TimePoint now) {
+NodeState::Connection& NodeState::add_opened_link(
+    ConnId id, std::shared_ptr<Participant> participant, TimePoint now,
+    bool joining) {
   Connection conn;
   conn.participant = std::move(participant);
   conn.role = Role::kServerLink;
   conn.outgoing = true;
+  conn.joining = joining;
   conn.last_heard = now;
   conn.participant->set_role(Role::kServerLink);
-  auto& stored = connections_.emplace(id, std::move(conn)).first->second;
+  return connections_.emplace(id, std::move(conn)).first->second;
+}
+
+void NodeState::add_outgoing_link(ConnId id,
+                                  std::shared_ptr<Participant> participant,
+                                  TimePoint now) {
+  Connection& stored = add_opened_link(id, std::move(participant), now, false);
   ++links_;
   parent_ = id;
   stored.participant->deliver(own_announce());
@@ -92,14 +101,7 @@ void NodeState::add_outgoing_link(ConnId id,
 void NodeState::add_joining_link(ConnId id,
                                  std::shared_ptr<Participant> participant,
                                  TimePoint now) {
-  Connection conn;
-  conn.participant = std::move(participant);
-  conn.role = Role::kServerLink;
-  conn.outgoing = true;
-  conn.joining = true;
-  conn.last_heard = now;
-  conn.participant->set_role(Role::kServerLink);
-  connections_.emplace(id, std::move(conn));
+  add_opened_link(id, std::move(participant), now, true);
   joining_ = id;
   join_query_.clear();
   join_ = JoinOutcome{JoinState::kWaiting, {}};
@@ -160,7 +162,8 @@ void NodeState::handle(ConnId id, const Message& message,
     handle_joining(id, conn, message, raw_line, now);
     return;
   }
-  if (is_extension(command) && !conn.heal) {
+  if ((is_extension(command) && !conn.heal) ||
+      (command == Command::kServerGone && !conn.gone)) {
     // What a server without the feature says (PROTOCOL.md section 9).
     reject(id, "unknown command '" + std::string(command_name(command)) + "'");
     return;
@@ -202,6 +205,9 @@ void NodeState::handle(ConnId id, const Message& message,
     case Command::kRootReply:
       handle_root_reply(id, message);
       return;
+    case Command::kServerGone:
+      handle_server_gone(id, message);
+      return;
     default:
       // Replies a server sends but never receives (LOGIN_SUCCESS, ...).
       reject(id, std::string("unexpected command '") +
@@ -231,6 +237,7 @@ void NodeState::handle_authenticate(ConnId id, Connection& conn,
   conn.role = Role::kServerLink;
   conn.participant->set_role(Role::kServerLink);
   conn.heal = config_.extensions && m.heal;
+  conn.gone = config_.extensions && m.gone;
   conn.last_heard = now;
   ++links_;
   log(LogLevel::kInfo, "connection ", id, " is now a server link",
@@ -276,7 +283,11 @@ void NodeState::handle_login(ConnId id, Connection& conn, const Message& m) {
       Command::kLoginSuccess, "logged in as user " + m.username)));
 
   if (std::optional<std::string> target = pick_redirect()) {
-    const KnownServer& server = known_servers_.at(*target);
+    KnownServer& server = known_servers_.at(*target);
+    // The client counts on the target until its next announce says what it
+    // has (docs/features.md, "Redirects"), so that the next login here is
+    // not sent after it on a load already out of date.
+    ++server.load;
     log(LogLevel::kDebug, "redirecting connection ", id, " to ",
         sample(server.hostname), ":", server.port);
     drop(id, make_payload(encode_redirect(server.hostname, server.port)),
@@ -284,20 +295,27 @@ void NodeState::handle_login(ConnId id, Connection& conn, const Message& m) {
   }
 }
 
-std::optional<std::string> NodeState::pick_redirect() const {
-  // The load counts the client that just logged in (section 4).
-  const std::optional<std::string> none;
+std::optional<std::string> NodeState::pick_redirect() {
+  // The load counts the client that just logged in (section 4). Of the
+  // eligible servers the least loaded wins, ties drawn at random: servers
+  // redirecting at once do not all herd their clients to the smallest id.
+  if (load_ < 2) return std::nullopt;
   const std::string* best = nullptr;
   std::uint64_t best_load = 0;
+  std::uint64_t ties = 0;
   for (const auto& [id, server] : known_servers_) {
     // At least 2 below ours; written so that no announced load overflows.
-    if (load_ < 2 || server.load > load_ - 2) continue;
+    if (server.load > load_ - 2) continue;
     if (best == nullptr || server.load < best_load) {
       best = &id;
       best_load = server.load;
+      ties = 1;
+    } else if (server.load == best_load &&
+               std::uniform_int_distribution<std::uint64_t>(0, ties++)(random_) == 0) {
+      best = &id;  // reservoir sampling: each tie equally likely
     }
   }
-  return best == nullptr ? none : std::optional<std::string>(*best);
+  return best == nullptr ? std::nullopt : std::optional<std::string>(*best);
 }
 
 void NodeState::handle_register(ConnId id, Connection& conn, const Message& m,
@@ -447,6 +465,7 @@ void NodeState::handle_announce(ConnId id, const Message& m,
     conn.heard_announce = true;
     conn.peer_id = m.id;
     conn.heal = config_.extensions && m.heal;
+    conn.gone = config_.extensions && m.gone;
     if (id == parent_) parent_id_ = m.id;
   }
   remember(m, now);
@@ -645,6 +664,42 @@ void NodeState::remove_connection(ConnId id) {
     log(LogLevel::kInfo, "server link ", id, " closed; forgot ",
         behind.size(), " servers");
     if (!behind.empty()) check_all_rounds();
+    send_gone(behind, id);
+  }
+}
+
+void NodeState::handle_server_gone(ConnId id, const Message& m) {
+  // Only what we know through this link: the neighbour speaks for the
+  // servers behind it and for no other (docs/features.md, "gone/1").
+  std::vector<std::string> gone;
+  for (const std::string& server_id : m.ids) {
+    auto server = known_servers_.find(server_id);
+    if (server == known_servers_.end() || server->second.link != id) continue;
+    forget_server(server_id);
+    gone.push_back(server_id);
+  }
+  if (gone.empty()) return;
+  log(LogLevel::kDebug, "server link ", id, ": ", gone.size(),
+      " servers gone");
+  check_all_rounds();
+  send_gone(gone, id);
+}
+
+void NodeState::send_gone(const std::vector<std::string>& ids, ConnId except) {
+  if (ids.empty() || links_ == 0) return;
+  std::vector<Payload> lines;
+  for (std::size_t first = 0; first < ids.size(); first += kMaxGoneIds) {
+    const std::size_t last = std::min(ids.size(), first + kMaxGoneIds);
+    lines.push_back(make_payload(encode_server_gone(
+        std::vector<std::string>(ids.begin() + static_cast<std::ptrdiff_t>(first),
+                                 ids.begin() + static_cast<std::ptrdiff_t>(last)))));
+  }
+  for (auto& [conn_id, conn] : connections_) {
+    if (conn.role != Role::kServerLink || conn.joining || !conn.gone ||
+        conn_id == except) {
+      continue;
+    }
+    for (const Payload& line : lines) conn.participant->deliver(line);
   }
 }
 
@@ -817,6 +872,7 @@ void NodeState::handle_joining(ConnId id, Connection& conn, const Message& m,
       return;
     }
     conn.heal = true;
+    conn.gone = m.gone;
     conn.peer_id = m.id;
     conn.joining_announce = m;
     conn.joining_raw.assign(raw);

@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -198,6 +199,7 @@ class NodeState {
     // link's AUTHENTICATE says so; an outgoing link's first SERVER_ANNOUNCE,
     // which is the neighbour's own, does).
     bool heal = false;
+    bool gone = false;  // ...and kGoneFeature, the same way
     bool outgoing = false;
     bool heard_announce = false;  // an announce has arrived on it
     std::string peer_id;          // outgoing: the neighbour's id
@@ -257,6 +259,11 @@ class NodeState {
   void handle_root_query(ConnId id, const Connection& conn, const Message& m,
                          TimePoint now);
   void handle_root_reply(ConnId id, const Message& m);
+  // Forgets the servers `m` names that are known through link `id`, and
+  // tells the other links.
+  void handle_server_gone(ConnId id, const Message& m);
+  // SERVER_GONE for `ids` on every kGoneFeature link but `except`.
+  void send_gone(const std::vector<std::string>& ids, ConnId except);
   // A message on a joining link: only the target's announce and the answer
   // to our ROOT_QUERY are taken; the rest is not ours yet.
   void handle_joining(ConnId id, Connection& conn, const Message& m,
@@ -266,6 +273,9 @@ class NodeState {
   Payload own_announce() const;
   // The parent link was lost: remember where to rejoin.
   void become_orphan();
+  // A server link this server opened (at start-up, or to join).
+  Connection& add_opened_link(ConnId id, std::shared_ptr<Participant> participant,
+                              TimePoint now, bool joining);
   // Keeps the announcer's address for rejoining (bounded, oldest out).
   void remember(const Message& m, TimePoint now);
 
@@ -289,7 +299,8 @@ class NodeState {
   void fail_round(const std::string& username, std::string_view info);
   // Takes one registration from the per-second allowance.
   bool take_registration_token(TimePoint now);
-  std::optional<std::string> pick_redirect() const;
+  // The server a client that just logged in is sent to, if any.
+  std::optional<std::string> pick_redirect();
 
   NodeConfig config_;
   std::unordered_map<ConnId, Connection> connections_;
@@ -301,6 +312,7 @@ class NodeState {
   TimePoint tokens_updated_{};
   std::size_t load_ = 0;
   std::size_t links_ = 0;  // server links, joining ones not counted
+  std::mt19937_64 random_;  // redirect tie-breaks
 
   // Healing (docs/features.md). The parent link is the one this server
   // opened (at start-up, or by a join); a server without one is a root.

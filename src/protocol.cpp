@@ -22,7 +22,7 @@ struct CommandEntry {
   Command command;
 };
 
-constexpr std::array<CommandEntry, 19> kCommands{{
+constexpr std::array<CommandEntry, 20> kCommands{{
     {"AUTHENTICATE", Command::kAuthenticate},
     {"AUTHENTICATION_FAIL", Command::kAuthenticationFail},
     {"INVALID_MESSAGE", Command::kInvalidMessage},
@@ -42,6 +42,7 @@ constexpr std::array<CommandEntry, 19> kCommands{{
     {"LOCK_DENIED", Command::kLockDenied},
     {"ROOT_QUERY", Command::kRootQuery},
     {"ROOT_REPLY", Command::kRootReply},
+    {"SERVER_GONE", Command::kServerGone},
 }};
 
 // More entries than this in `features` and the field is ignored.
@@ -93,9 +94,9 @@ class FieldReader {
     return true;
   }
 
-  // The `features` extension: true if it lists kHealFeature. Lenient, like
+  // The `features` extension: whether it lists `feature`. Lenient, like
   // every extension field: anything malformed advertises nothing.
-  bool advertises_heal() {
+  bool advertises(std::string_view feature) {
     dom::array list;
     if (failed() || object_["features"].get_array().get(list) != simdjson::SUCCESS ||
         list.size() > kMaxFeatures) {
@@ -103,11 +104,38 @@ class FieldReader {
     }
     for (dom::element entry : list) {
       std::string_view name;
-      if (entry.get_string().get(name) == simdjson::SUCCESS && name == kHealFeature) {
+      if (entry.get_string().get(name) == simdjson::SUCCESS && name == feature) {
         return true;
       }
     }
     return false;
+  }
+
+  // A required array of 1 to `max_entries` non-empty strings of at most
+  // `max_bytes` each.
+  bool string_list(const char* name, std::vector<std::string>& out,
+                   std::size_t max_entries, std::size_t max_bytes) {
+    dom::element value;
+    if (!find(name, value)) return false;
+    dom::array list;
+    if (value.get_array().get(list) != simdjson::SUCCESS) {
+      return fail(std::string("field '") + name + "' must be an array");
+    }
+    if (list.size() == 0 || list.size() > max_entries) {
+      return fail(std::string("field '") + name + "' must have 1 to " +
+                  std::to_string(max_entries) + " entries");
+    }
+    out.clear();
+    for (dom::element entry : list) {
+      std::string_view text;
+      if (entry.get_string().get(text) != simdjson::SUCCESS || text.empty()) {
+        return fail(std::string("field '") + name +
+                    "' must hold non-empty strings");
+      }
+      if (!within(name, text, max_bytes)) return false;
+      out.emplace_back(text);
+    }
+    return true;
   }
 
   bool boolean(const char* name, bool& out) {
@@ -213,7 +241,8 @@ void read_fields(Command command, FieldReader& fields, Message& message,
   switch (command) {
     case Command::kAuthenticate:
       fields.string("secret", message.secret, limits.secret);
-      message.heal = fields.advertises_heal();
+      message.heal = fields.advertises(kHealFeature);
+      message.gone = fields.advertises(kGoneFeature);
       break;
     case Command::kAuthenticationFail:
     case Command::kInvalidMessage:
@@ -275,7 +304,8 @@ void read_fields(Command command, FieldReader& fields, Message& message,
           fields.non_negative_integer("load", message.load) &&
           fields.string("hostname", message.hostname, limits.hostname) &&
           fields.port("port", message.port);
-      message.heal = fields.advertises_heal();
+      message.heal = fields.advertises(kHealFeature);
+      message.gone = fields.advertises(kGoneFeature);
       message.has_parent =
           fields.optional_string("parent", message.parent, limits.id);
       break;
@@ -288,6 +318,9 @@ void read_fields(Command command, FieldReader& fields, Message& message,
           fields.string("root", message.root, limits.id) &&
           fields.boolean("orphan", message.orphan) &&
           fields.boolean("busy", message.busy);
+      break;
+    case Command::kServerGone:
+      fields.string_list("ids", message.ids, kMaxGoneIds, limits.id);
       break;
     case Command::kLockRequest:
     case Command::kLockAllowed:
@@ -378,6 +411,8 @@ void append_features(std::string& out) {
   append_field_name(out, "features");
   out.push_back('[');
   append_json_string(out, kHealFeature);
+  out.push_back(',');
+  append_json_string(out, kGoneFeature);
   out.push_back(']');
 }
 
@@ -603,7 +638,7 @@ std::string redacted_sample(std::string_view line, std::size_t max_bytes) {
   static constexpr std::string_view kFieldNames[] = {
       "command", "username", "secret", "activity", "id", "load", "hostname",
       "port", "info", "server", "authenticated_user", "features", "parent",
-      "query", "hops", "root", "orphan", "busy"};
+      "query", "hops", "root", "orphan", "busy", "ids"};
   auto known = [](std::string_view text, bool command) {
     if (command) {
       for (const CommandEntry& entry : kCommands) {
@@ -785,6 +820,18 @@ std::string encode_root_reply(std::string_view query, std::string_view root,
   out += orphan ? "true" : "false";
   append_field_name(out, "busy");
   out += busy ? "true" : "false";
+  return finish_message(std::move(out));
+}
+
+std::string encode_server_gone(const std::vector<std::string>& ids) {
+  std::string out = start_message(Command::kServerGone);
+  append_field_name(out, "ids");
+  out.push_back('[');
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (i != 0) out.push_back(',');
+    append_json_string(out, ids[i]);
+  }
+  out.push_back(']');
   return finish_message(std::move(out));
 }
 

@@ -41,11 +41,17 @@ enum class Command {
   // sent only to a neighbour that advertised kHealFeature.
   kRootQuery,
   kRootReply,
+  // Sent only to a neighbour that advertised kGoneFeature.
+  kServerGone,
 };
 
 // The feature this project advertises in the `features` field of its
 // AUTHENTICATE and SERVER_ANNOUNCE: the tree heals itself (docs/features.md).
 inline constexpr std::string_view kHealFeature = "heal/1";
+// ...and servers that are gone are forgotten network-wide at once.
+inline constexpr std::string_view kGoneFeature = "gone/1";
+// Most ids one SERVER_GONE may carry; a longer list is sent in several.
+inline constexpr std::size_t kMaxGoneIds = 64;
 // Longest ROOT_QUERY token accepted.
 inline constexpr std::size_t kMaxQueryBytes = 64;
 
@@ -78,6 +84,7 @@ struct Message {
   // field advertises nothing). SERVER_ANNOUNCE: `parent` is the
   // announcer's parent id, empty for a root (has_parent when present).
   bool heal = false;
+  bool gone = false;  // ...and kGoneFeature
   std::string parent;
   bool has_parent = false;
   // ROOT_QUERY: `query` token and `hops` so far. ROOT_REPLY: `query`, and
@@ -88,6 +95,8 @@ struct Message {
   std::string root;
   bool orphan = false;
   bool busy = false;
+  // SERVER_GONE: the `ids` of servers that are gone (1 to kMaxGoneIds).
+  std::vector<std::string> ids;
 };
 
 // Longest accepted value of each bounded string field (PROTOCOL.md
@@ -215,6 +224,8 @@ std::string encode_server_announce(std::string_view id, std::uint64_t load,
 std::string encode_root_query(std::string_view query, std::uint64_t hops);
 std::string encode_root_reply(std::string_view query, std::string_view root,
                               bool orphan, bool busy);
+// `ids`: 1 to kMaxGoneIds server ids.
+std::string encode_server_gone(const std::vector<std::string>& ids);
 // LOCK_REQUEST has no `server`; LOCK_ALLOWED/LOCK_DENIED carry the optional
 // extension when `server` is non-empty.
 std::string encode_lock(Command command, std::string_view username,

@@ -68,7 +68,7 @@ TEST_CASE("a new server link gets this server's announce straight away") {
   const std::string root;  // no parent: a root
   CHECK(fake.lines[0] ==
         encode_server_announce(kOwnId, 0, "self.host", 4000, &root));
-  CHECK(fake.lines[0].find("\"features\":[\"heal/1\"],\"parent\":\"\"") !=
+  CHECK(fake.lines[0].find("\"features\":[\"heal/1\",\"gone/1\"],\"parent\":\"\"") !=
         std::string::npos);
   CHECK_FALSE(fake.closed);
 }
