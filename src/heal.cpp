@@ -26,6 +26,16 @@ void Server::wake_healer() {
   heal_changed_.notify_all();
 }
 
+void Server::disable_healing() {
+  std::lock_guard<std::mutex> lock(heal_mutex_);
+  healing_enabled_ = false;
+}
+
+bool Server::healing_enabled() {
+  std::lock_guard<std::mutex> lock(heal_mutex_);
+  return healing_enabled_;
+}
+
 bool Server::heal_pause(Millis delay) {
   std::unique_lock<std::mutex> lock(heal_mutex_);
   heal_changed_.wait_for(lock, delay, [this] { return stopping_.load(); });
@@ -45,7 +55,7 @@ void Server::run_healer() {
     }
     Millis backoff = options_.reconnect_min;
     bool first_round = true;
-    while (!stopping_) {
+    while (!stopping_ && healing_enabled()) {
       std::vector<RejoinCandidate> candidates;
       bool parent_hung = false;
       const bool orphaned = node_->run([&](NodeState& node) {
@@ -82,7 +92,14 @@ void Server::run_healer() {
           break;
         }
       }
-      if (joined) break;
+      // The new parent link may already have closed again, and the wake-up
+      // that said so been taken by the join: look again rather than wait
+      // for an event that has passed. A join lost at once counts as a
+      // failed round, so a target that keeps dropping us is not hammered.
+      if (joined &&
+          !node_->run([](const NodeState& node) { return node.orphaned(); })) {
+        break;
+      }
       // Jitter: a uniform delay in [backoff/2, backoff], so that orphans of
       // one failure do not retry in step.
       const auto half = backoff.count() / 2;
@@ -134,6 +151,12 @@ bool Server::try_join(const std::string& host, std::uint16_t port) {
 
 std::size_t Server::hand_off() {
   if (!node_) return 0;
+  // No new client arrives after the hand-off has counted them (it would
+  // be cut without a REDIRECT), and the links this server is about to
+  // close must not be healed.
+  stop_accepting();
+  disable_healing();
+  log(LogLevel::kInfo, "no longer accepting connections; handing clients on");
   const std::size_t redirected =
       node_->run([](NodeState& node) { return node.hand_off_clients(); });
   // The redirected clients' connections close once their REDIRECT is

@@ -282,12 +282,12 @@ void Server::run_acceptor() {
       log(LogLevel::kError, "poll on the listening socket: ", errno_text(errno));
       return;
     }
-    if (stopping_) return;
+    if (stopping_ || !accepting_) return;
     sockaddr_storage address{};
     socklen_t length = sizeof address;
     const int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&address),
                            &length, SOCK_CLOEXEC);
-    if (stopping_) {
+    if (stopping_ || !accepting_) {
       if (fd >= 0) ::close(fd);
       return;
     }
@@ -385,10 +385,21 @@ void Server::reap_finished() {
   for (const auto& conn : done) conns_.erase(conn->id());
 }
 
-void Server::stop() {
-  if (!started_ || stopping_.exchange(true)) return;
+void Server::stop_accepting() {
+  accepting_ = false;
   if (listen_fd_ >= 0) ::shutdown(listen_fd_, SHUT_RDWR);
   if (acceptor_.joinable()) acceptor_.join();
+  // Closed, not only shut down: a shut-down listener on Linux may still
+  // complete handshakes into its backlog.
+  if (listen_fd_ >= 0) {
+    ::close(listen_fd_);
+    listen_fd_ = -1;
+  }
+}
+
+void Server::stop() {
+  if (!started_ || stopping_.exchange(true)) return;
+  stop_accepting();
   {
     std::lock_guard<std::mutex> lock(conns_mutex_);
     timer_wake_.notify_all();
@@ -408,10 +419,6 @@ void Server::stop() {
     conns_.clear();
     finished_.clear();
     open_connections_ = 0;
-  }
-  if (listen_fd_ >= 0) {
-    ::close(listen_fd_);
-    listen_fd_ = -1;
   }
   if (spare_fd_ >= 0) {
     ::close(spare_fd_);

@@ -85,10 +85,11 @@ class Server {
   // started alone.
   void enable_healing();
 
-  // Graceful stop, before stop(): redirects every logged-in client to the
-  // least-loaded known server and waits (at most kHandOffBound) for their
-  // connections to close, then closes every server link so that the
-  // servers behind them rejoin at once. Returns the clients redirected.
+  // Graceful stop, before stop(): stops accepting and healing, redirects
+  // every logged-in client to the least-loaded known server and waits (at
+  // most kHandOffBound) for their connections to close, then closes every
+  // server link so that the servers behind them rejoin at once. Returns
+  // the clients redirected.
   std::size_t hand_off();
 
   // Stops accepting, closes every connection, joins every thread.
@@ -130,6 +131,11 @@ class Server {
   // Waits up to `delay` or until stopping; false if stopping.
   bool heal_pause(Millis delay);
   void wake_healer();
+  // The graceful stop turns healing off before it closes the links.
+  void disable_healing();
+  bool healing_enabled();
+  // Closes the listening socket for new peers and joins the acceptor.
+  void stop_accepting();
   // Starts serving `fd`; on failure refuses it with a one-line reason and
   // returns false. Never throws.
   enum class Link { kIncoming, kStartup, kJoining };
@@ -172,6 +178,7 @@ class Server {
   std::string parent_host_;  // where the parent link goes
   std::uint16_t parent_port_ = 0;
 
+  std::atomic<bool> accepting_{true};
   std::thread acceptor_;
   std::thread timer_;
   std::thread healer_;

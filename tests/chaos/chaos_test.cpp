@@ -21,6 +21,13 @@
 namespace activity::test {
 namespace {
 
+// The first few duplicated activity ids, for a failure message.
+std::string describe(const std::vector<std::string>& ids) {
+  std::string out = std::to_string(ids.size()) + " duplicated:";
+  for (std::size_t i = 0; i < ids.size() && i < 10; ++i) out += " " + ids[i];
+  return out;
+}
+
 // Publishers: each logs in anonymously wherever it can (following no
 // redirect: a redirected publisher just logs in again elsewhere) and sends
 // uniquely numbered activities, reading what comes back so that it is
@@ -144,7 +151,7 @@ TEST_CASE("chaos: kill, freeze and restart servers while traffic flows") {
     INFO("step ", step, ": ", what);
     const bool whole = cluster.one_tree(15000ms, &missing);
     CHECK_MESSAGE(whole, missing);
-    CHECK(cluster.duplicates().empty());
+    CHECK_MESSAGE(cluster.duplicates().empty(), describe(cluster.duplicates()));
     // No server died that was not killed.
     for (std::size_t i = 0; i < cluster.size(); ++i) {
       ClusterServer& server = cluster.at(i);
@@ -162,7 +169,7 @@ TEST_CASE("chaos: kill, freeze and restart servers while traffic flows") {
   }
   if (frozen != kNone) cluster.thaw(frozen);
   CHECK(cluster.one_tree(15000ms, &missing));
-  CHECK(cluster.duplicates().empty());
+  CHECK_MESSAGE(cluster.duplicates().empty(), describe(cluster.duplicates()));
   CHECK(publishers.sent() > 0);
   MESSAGE("activities received by listeners: ", cluster.received(),
           ", sent by publishers: ", publishers.sent());

@@ -55,6 +55,10 @@ TEST_CASE("graceful stop: clients are redirected and keep receiving") {
   std::optional<Message> redirect = raw.read_until(Command::kRedirect);
   REQUIRE(redirect);
   CHECK(redirect->port != stopped_port);
+  // Handing off, it accepts nobody new (who would be cut without a
+  // REDIRECT): the port refuses.
+  REQUIRE(cluster.at(1).process->wait_stderr("no longer accepting connections"));
+  CHECK_THROWS(LineClient(stopped_port));
   CHECK(raw.wait_closed());
   REQUIRE(cluster.at(1).process->wait_exit(5000ms).value_or(-1) == 0);
   const auto stop_took = std::chrono::steady_clock::now() - stop_started;
