@@ -100,6 +100,9 @@ inline constexpr Millis kJoinTimeout{1000};
 // remembered; a query that has passed this many servers is dropped (it can
 // only be circling).
 inline constexpr std::size_t kMaxRelayedQueries = 256;
+// ...and at most this many of them from one link, so that one neighbour
+// cannot take the table from the others.
+inline constexpr std::size_t kMaxRelayedPerLink = 32;
 inline constexpr Millis kRelayedQueryLifetime{5000};
 inline constexpr std::uint64_t kMaxQueryHops = 1024;
 // Servers are remembered as places to rejoin (at most --max-known-servers

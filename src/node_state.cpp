@@ -812,6 +812,7 @@ void NodeState::remember(const Message& m, TimePoint now) {
 
 void NodeState::become_orphan() {
   parent_ = 0;
+  relayed_.clear();  // their answers would have come over the lost link
   if (!config_.extensions) return;  // as the original protocol: stay apart
   orphan_ = true;
   // The ancestors, nearest first, as their announces named them.
@@ -938,7 +939,9 @@ void NodeState::handle_root_query(ConnId id, const Connection& conn,
     reply("", false, false);  // the root is beyond a server without heal/1
     return;
   }
-  if (relayed_.size() >= kMaxRelayedQueries) {
+  std::size_t from_link = 0;
+  for (const auto& [token, relayed] : relayed_) from_link += relayed.from == id;
+  if (relayed_.size() >= kMaxRelayedQueries || from_link >= kMaxRelayedPerLink) {
     reply("", false, true);
     return;
   }

@@ -121,26 +121,43 @@ TEST_CASE("a child relays ROOT_QUERY to its parent and the answer back") {
   }
 }
 
-TEST_CASE("relayed queries are bounded, and a circling one is dropped") {
+TEST_CASE("relayed queries are bounded, per link and in all, and a circling one is dropped") {
   HealHarness h;
   FakeParticipant& up = h.parent(1, "top", true);
-  FakeParticipant& asker = h.heal_link(2);
-  for (std::size_t i = 0; i < kMaxRelayedQueries; ++i) h.send(2, query("q" + std::to_string(i)));
-  CHECK(up.lines.size() == kMaxRelayedQueries);
+  const std::size_t links = kMaxRelayedQueries / kMaxRelayedPerLink;
+  std::vector<FakeParticipant*> askers;
+  for (std::size_t link = 0; link < links + 1; ++link) askers.push_back(&h.heal_link(10 + link));
+  FakeParticipant& asker = *askers[0];
+  const auto ask = [&](std::size_t link, const std::string& token, std::uint64_t hops = 0) {
+    h.send(10 + link, query(token, hops));
+  };
+  // One link gets its share, then "busy"; the others still get theirs.
+  for (std::size_t i = 0; i < kMaxRelayedPerLink; ++i) ask(0, "q" + std::to_string(i));
+  CHECK(up.lines.size() == kMaxRelayedPerLink);
   CHECK(asker.lines.empty());
-  h.send(2, query("one-more"));
+  ask(0, "one-more");
   REQUIRE(asker.lines.size() == 1);
   CHECK(field(asker.lines[0], "busy") == "true");
   CHECK(field(asker.lines[0], "root").empty());
+  for (std::size_t link = 1; link < links; ++link) {
+    for (std::size_t i = 0; i < kMaxRelayedPerLink; ++i) ask(link, "q" + std::to_string(i));
+  }
+  CHECK(up.lines.size() == kMaxRelayedQueries);
+  // The table is full: a link with nothing relayed is told "busy" too.
+  ask(links, "late");
+  REQUIRE(askers[links]->lines.size() == 1);
+  CHECK(field(askers[links]->lines[0], "busy") == "true");
   // They expire: after the lifetime there is room again.
   h.now += kRelayedQueryLifetime;
-  h.send(1, announce_line("top", 0, 5001, nullptr));  // both links are alive
-  h.send(2, announce_line("below", 0, 5002, nullptr));
-  up.lines.resize(kMaxRelayedQueries);  // without the forwarded announce
+  h.send(1, announce_line("top", 0, 5001, nullptr));  // every link is alive
+  for (std::size_t link = 0; link <= links; ++link) {
+    h.send(10 + link, announce_line("below" + std::to_string(link), 0, 5002, nullptr));
+  }
+  up.lines.resize(kMaxRelayedQueries);  // without the forwarded announces
   h.node.expire(h.now);
-  h.send(2, query("later"));
+  ask(0, "later");
   CHECK(up.lines.size() == kMaxRelayedQueries + 1);
-  h.send(2, query("circling", kMaxQueryHops));
+  ask(0, "circling", kMaxQueryHops);
   CHECK(up.lines.size() == kMaxRelayedQueries + 1);
   int replies = 0;
   for (const std::string& line : asker.lines) replies += contains(line, "ROOT_REPLY");
